@@ -1,0 +1,49 @@
+# ledgerbridge — run `make help` for the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+STAMP := $(VENV)/.synced
+RUN := $(VENV)/bin/ledgerbridge
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: help setup pipelines test test-slow lint bench clean
+
+help: ## List the targets with what they do
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(STAMP): $(UV) pyproject.toml uv.lock
+	$(UV) sync --locked --quiet
+	@touch $(STAMP)
+
+setup: $(STAMP) ## Create .venv from the lock file (quick when nothing changed)
+
+pipelines: setup ## Run the main job on the embedded default lake (lake/)
+	$(RUN) run
+
+test: setup ## Run the test suite (fast tests; CI's path)
+	$(VENV)/bin/pytest -q
+
+test-slow: setup ## Run the slow scale tests as well
+	$(VENV)/bin/pytest -q -m slow
+
+lint: setup ## ruff (Python) and sqlfluff (dbt SQL)
+	$(VENV)/bin/ruff check pipelines tests
+	$(VENV)/bin/ruff format --check pipelines tests
+	$(VENV)/bin/sqlfluff lint models dbt_project/macros dbt_project/tests
+
+bench: setup ## Benchmarks: decoder throughput and pipeline scale, printed as ratios
+	$(VENV)/bin/python -m pipelines.bench
+
+clean: ## Remove the virtualenv, tool cache and runtime lake data (keeps lake/README.md)
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache dbt_project/target dbt_project/logs
+	find lake -mindepth 1 ! -name README.md ! -name .gitignore -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""ledgerbridge: CRM ↔ legacy finance lakehouse pipeline."""

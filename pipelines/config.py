@@ -1,0 +1,58 @@
+"""One place for configuration: defaults < `ledgerbridge.toml` < `LEDGERBRIDGE_*` env vars < CLI flags.
+
+Why pydantic-settings: it gives typed settings, a TOML file source and env vars with one
+precedence rule, so no command grows its own ad-hoc lookups.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CHECKOUT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_LAKE = CHECKOUT_ROOT / "lake"
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("LEDGERBRIDGE_CONFIG", "ledgerbridge.toml"))
+
+
+class Settings(BaseSettings):
+    """Everything a run can be told; secrets are `SecretStr` so they never print."""
+
+    model_config = SettingsConfigDict(env_prefix="LEDGERBRIDGE_", extra="ignore")
+
+    lake: str = Field(default=str(DEFAULT_LAKE), description="Root of the lake (path or URL).")
+    crm_base_url: str | None = Field(
+        default=None, description="CRM API base URL; unset means: start the local sandbox."
+    )
+    crm_token: SecretStr | None = Field(default=None, description="CRM private-app token.")
+    demo_customers: int = Field(default=3000, description="Customers the demo generates.")
+    demo_seed: int = Field(default=42, description="Seed of the demo generator.")
+    log_level: str = Field(default="INFO")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        return (init_settings, env_settings, toml)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings with CLI overrides on top; `None` overrides mean "not given"."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**given)

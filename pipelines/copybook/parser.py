@@ -1,0 +1,224 @@
+"""Copybook text → `RecordLayout`s.
+
+Reference format by default (columns 1-6 sequence area and 73-80 ignored, column 7 the
+indicator), because that is how copybooks leave the mainframe and the commonest cause of
+parse failures in other decoders. Errors name the copybook line so a user can fix the source.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from pipelines.copybook.model import Field, Picture, RecordLayout, Usage
+from pipelines.copybook.picture import PictureError, parse_picture, storage_size
+
+
+class CopybookError(ValueError):
+    """The copybook cannot be parsed; the message names the line."""
+
+
+_USAGES = {
+    "COMP-3": Usage.PACKED,
+    "COMPUTATIONAL-3": Usage.PACKED,
+    "PACKED-DECIMAL": Usage.PACKED,
+    "COMP": Usage.BINARY,
+    "COMP-4": Usage.BINARY,
+    "COMPUTATIONAL": Usage.BINARY,
+    "COMPUTATIONAL-4": Usage.BINARY,
+    "BINARY": Usage.BINARY,
+    "COMP-5": Usage.NATIVE_BINARY,
+    "COMPUTATIONAL-5": Usage.NATIVE_BINARY,
+    "DISPLAY": Usage.DISPLAY,
+}
+_TOKEN = re.compile(r"""'[^']*'|"[^"]*"|[^\s]+""")
+
+
+@dataclass
+class _Item:
+    level: int
+    name: str
+    line: int
+    picture: Picture | None = None
+    usage: Usage | None = None
+    occurs: int = 1
+    redefines: str | None = None
+    sign_separate: bool = False
+    sign_leading: bool = False
+    children: list[_Item] = field(default_factory=list)
+
+
+def _statements(text: str, free_format: bool) -> list[tuple[int, str]]:
+    """Source lines → period-terminated statements, each with the line it starts on."""
+    out: list[tuple[int, str]] = []
+    buf: list[str] = []
+    start = 0
+    for lineno, raw in enumerate(text.expandtabs(8).splitlines(), start=1):
+        if free_format:
+            code = raw
+            if code.lstrip().startswith("*>") or code.lstrip().startswith("*"):
+                continue
+        else:
+            if len(raw) < 7:
+                continue
+            if raw[6] in "*/":
+                continue
+            if raw[6] == "D":
+                continue
+            code = raw[7:72]
+        code = code.split("*>", 1)[0]
+        if not code.strip():
+            continue
+        if not buf:
+            start = lineno
+        buf.append(code.strip())
+        joined = " ".join(buf)
+        if joined.endswith("."):
+            out.append((start, joined[:-1].strip()))
+            buf = []
+    if buf:
+        out.append((start, " ".join(buf)))
+    return out
+
+
+def _parse_statement(lineno: int, stmt: str) -> _Item | None:
+    tokens = [t.rstrip(",") for t in _TOKEN.findall(stmt)]
+    if not tokens or not tokens[0].isdigit():
+        raise CopybookError(f"line {lineno}: expected a level number, found {stmt[:40]!r}")
+    level = int(tokens[0])
+    if level == 88:
+        return None  # condition names hold no storage
+    if level == 66:
+        raise CopybookError(f"line {lineno}: level 66 (RENAMES) is not supported yet")
+    name = tokens[1].upper() if len(tokens) > 1 else "FILLER"
+    item = _Item(level=level, name=name, line=lineno)
+    i = 2
+    while i < len(tokens):
+        tok = tokens[i].upper()
+        if tok in ("PIC", "PICTURE"):
+            i += 1
+            if i < len(tokens) and tokens[i].upper() == "IS":
+                i += 1
+            try:
+                item.picture = parse_picture(tokens[i])
+            except (PictureError, IndexError) as exc:
+                raise CopybookError(f"line {lineno}: {exc}") from exc
+        elif tok == "USAGE":
+            pass
+        elif tok == "IS":
+            pass
+        elif tok in _USAGES:
+            item.usage = _USAGES[tok]
+        elif tok == "REDEFINES":
+            i += 1
+            item.redefines = tokens[i].upper()
+        elif tok == "OCCURS":
+            i += 1
+            item.occurs = int(tokens[i])
+            if i + 1 < len(tokens) and tokens[i + 1].upper() == "TIMES":
+                i += 1
+            if i + 1 < len(tokens) and tokens[i + 1].upper() in ("TO", "DEPENDING"):
+                raise CopybookError(f"line {lineno}: OCCURS DEPENDING ON is not supported yet")
+        elif tok == "SIGN":
+            pass
+        elif tok == "LEADING":
+            item.sign_leading = True
+        elif tok == "TRAILING":
+            item.sign_leading = False
+        elif tok == "SEPARATE":
+            item.sign_separate = True
+        elif tok == "CHARACTER":
+            pass
+        elif tok == "VALUE" or tok == "VALUES":
+            break  # initial values do not affect layout
+        elif tok in ("SYNC", "SYNCHRONIZED", "JUST", "JUSTIFIED", "RIGHT", "BLANK", "WHEN", "ZERO"):
+            pass
+        else:
+            raise CopybookError(f"line {lineno}: unexpected {tokens[i]!r} in {stmt[:60]!r}")
+        i += 1
+    return item
+
+
+def _tree(items: list[_Item]) -> list[_Item]:
+    """Nest items by level number; several 01 levels give several records."""
+    roots: list[_Item] = []
+    stack: list[_Item] = []
+    for item in items:
+        level = 1 if item.level == 77 else item.level
+        while stack and stack[-1].level >= level:
+            stack.pop()
+        if stack:
+            stack[-1].children.append(item)
+        else:
+            roots.append(item)
+        stack.append(item)
+    return roots
+
+
+def _layout(item: _Item, offset: int, suffix: str, out: list[Field]) -> int:
+    """Place `item` (and its OCCURS copies) at `offset`; return the size of one occurrence."""
+    if item.children:
+        pos = offset
+        end = offset
+        starts: dict[str, int] = {}
+        sizes: dict[str, int] = {}
+        for child in item.children:
+            if child.redefines:
+                if child.redefines not in starts:
+                    raise CopybookError(
+                        f"line {child.line}: REDEFINES {child.redefines} names no earlier sibling"
+                    )
+                at = starts[child.redefines]
+            else:
+                at = pos
+            starts[child.name] = at
+            child_size = _place(child, at, suffix, out)
+            sizes[child.name] = child_size
+            if not child.redefines:
+                pos = at + child_size
+            end = max(end, at + child_size)
+        return end - offset
+    if item.picture is None:
+        raise CopybookError(f"line {item.line}: elementary item {item.name} has no PIC")
+    usage = item.usage or Usage.DISPLAY
+    size = storage_size(item.picture, usage, item.sign_separate)
+    out.append(
+        Field(
+            name=item.name + suffix,
+            offset=offset,
+            size=size,
+            picture=item.picture,
+            usage=usage,
+            line=item.line,
+            sign_separate=item.sign_separate,
+            sign_leading=item.sign_leading,
+        )
+    )
+    return size
+
+
+def _place(item: _Item, offset: int, suffix: str, out: list[Field]) -> int:
+    """Lay out all OCCURS copies of `item`; return the total bytes they occupy."""
+    if item.occurs == 1:
+        return _layout(item, offset, suffix, out)
+    one = 0
+    for n in range(item.occurs):
+        one = _layout(item, offset + n * one, f"{suffix}_{n + 1}", out)
+    return one * item.occurs
+
+
+def parse_copybook(text: str, *, free_format: bool = False) -> dict[str, RecordLayout]:
+    """Parse copybook text into its 01-level records, by name, in source order.
+
+    FILLER items keep their bytes in the layout but are not returned as fields.
+    """
+    items = [it for ln, st in _statements(text, free_format) if (it := _parse_statement(ln, st))]
+    if not items:
+        raise CopybookError("copybook holds no data items")
+    records: dict[str, RecordLayout] = {}
+    for root in _tree(items):
+        fields: list[Field] = []
+        size = _place(root, 0, "", fields)
+        fields = [f for f in fields if not f.name.startswith("FILLER")]
+        records[root.name] = RecordLayout(name=root.name, size=size, fields=fields)
+    return records

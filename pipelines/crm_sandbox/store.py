@@ -1,0 +1,204 @@
+"""The sandbox's data, kept in SQLite in the lake's landing zone.
+
+SQLite because the sandbox must hold a million objects, page them by id and search them by
+last-modified time without loading them into memory, and survive restarts between runs.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+OBJECT_TYPES = ("companies", "contacts", "deals")
+# The property HubSpot's search filters and sorts on for "last modified", per object type.
+LAST_MODIFIED = {"companies": "hs_lastmodifieddate", "contacts": "lastmodifieddate",
+                 "deals": "hs_lastmodifieddate"}
+
+_SCHEMA = """
+create table if not exists objects (
+    object_type text not null,
+    id integer not null,
+    properties text not null,
+    created_at text not null,
+    updated_at text not null,
+    archived integer not null default 0,
+    archived_at text,
+    primary key (object_type, id)
+);
+create index if not exists objects_modified on objects (object_type, archived, updated_at, id);
+create table if not exists associations (
+    from_type text not null, from_id integer not null,
+    to_type text not null, to_id integer not null,
+    primary key (from_type, from_id, to_type, to_id)
+);
+create table if not exists property_definitions (
+    object_type text not null, name text not null, definition text not null,
+    primary key (object_type, name)
+);
+"""
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class CrmStore:
+    """Thread-safe access to the sandbox database (one connection, one lock)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("pragma journal_mode=wal")
+        self._db.execute("pragma synchronous=normal")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ---------- writes (generator and API)
+    def insert_objects(self, object_type: str, rows: Iterable[tuple]) -> None:
+        """rows: (id, properties dict, created_at, updated_at, archived, archived_at)."""
+        with self._lock:
+            self._db.execute("begin")
+            self._db.executemany(
+                "insert or replace into objects values (?, ?, ?, ?, ?, ?, ?)",
+                ((object_type, i, json.dumps(p, ensure_ascii=False), c, u, int(a), aa)
+                 for i, p, c, u, a, aa in rows),
+            )
+            self._db.execute("commit")
+
+    def insert_associations(self, rows: Iterable[tuple[str, int, str, int]]) -> None:
+        """rows: (from_type, from_id, to_type, to_id); both directions are stored."""
+        both = [r for f, fi, t, ti in rows for r in ((f, fi, t, ti), (t, ti, f, fi))]
+        with self._lock:
+            self._db.execute("begin")
+            self._db.executemany("insert or ignore into associations values (?, ?, ?, ?)", both)
+            self._db.execute("commit")
+
+    def update_properties(self, object_type: str, object_id: int, props: dict) -> dict | None:
+        with self._lock:
+            row = self._db.execute(
+                "select properties from objects where object_type=? and id=? and archived=0",
+                (object_type, object_id),
+            ).fetchone()
+            if row is None:
+                return None
+            merged = json.loads(row[0]) | props
+            stamp = now_iso()
+            merged[LAST_MODIFIED[object_type]] = stamp
+            self._db.execute(
+                "update objects set properties=?, updated_at=? where object_type=? and id=?",
+                (json.dumps(merged, ensure_ascii=False), stamp, object_type, object_id),
+            )
+        return self.get(object_type, object_id)
+
+    def archive(self, object_type: str, object_id: int) -> bool:
+        stamp = now_iso()
+        with self._lock:
+            cur = self._db.execute(
+                "update objects set archived=1, archived_at=?, updated_at=? "
+                "where object_type=? and id=? and archived=0",
+                (stamp, stamp, object_type, object_id),
+            )
+        return cur.rowcount == 1
+
+    def put_property_definition(self, object_type: str, definition: dict) -> bool:
+        """Store a property definition; False if one of that name exists."""
+        with self._lock:
+            cur = self._db.execute(
+                "insert or ignore into property_definitions values (?, ?, ?)",
+                (object_type, definition["name"], json.dumps(definition)),
+            )
+        return cur.rowcount == 1
+
+    # ---------- reads
+    def _row(self, row: tuple) -> dict:
+        oid, props, created, updated, archived, archived_at = row
+        return {"id": oid, "properties": json.loads(props), "createdAt": created,
+                "updatedAt": updated, "archived": bool(archived), "archivedAt": archived_at}
+
+    def get(self, object_type: str, object_id: int, archived: bool = False) -> dict | None:
+        with self._lock:
+            row = self._db.execute(
+                "select id, properties, created_at, updated_at, archived, archived_at "
+                "from objects where object_type=? and id=? and archived=?",
+                (object_type, object_id, int(archived)),
+            ).fetchone()
+        return self._row(row) if row else None
+
+    def page(self, object_type: str, after: int, limit: int, archived: bool) -> list[dict]:
+        """Objects by ascending id, keyset-paged: `after` is the last id of the previous page."""
+        with self._lock:
+            rows = self._db.execute(
+                "select id, properties, created_at, updated_at, archived, archived_at "
+                "from objects where object_type=? and archived=? and id>? order by id limit ?",
+                (object_type, int(archived), after, limit),
+            ).fetchall()
+        return [self._row(r) for r in rows]
+
+    def search_modified(
+        self, object_type: str, low: str | None, low_inclusive: bool, high: str | None,
+        offset: int, limit: int,
+    ) -> tuple[int, list[dict]]:
+        """Live objects with last-modified in the window, oldest first (then by id)."""
+        where = ["object_type=?", "archived=0"]
+        args: list[object] = [object_type]
+        if low is not None:
+            where.append("updated_at >= ?" if low_inclusive else "updated_at > ?")
+            args.append(low)
+        if high is not None:
+            where.append("updated_at <= ?")
+            args.append(high)
+        cond = " and ".join(where)
+        with self._lock:
+            total = self._db.execute(f"select count(*) from objects where {cond}", args).fetchone()[0]
+            rows = self._db.execute(
+                "select id, properties, created_at, updated_at, archived, archived_at "
+                f"from objects where {cond} order by updated_at, id limit ? offset ?",
+                [*args, limit, offset],
+            ).fetchall()
+        return total, [self._row(r) for r in rows]
+
+    def associations(self, from_type: str, ids: list[int], to_type: str) -> dict[int, list[int]]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self._lock:
+            rows = self._db.execute(
+                f"select from_id, to_id from associations where from_type=? and to_type=? "
+                f"and from_id in ({marks}) order by from_id, to_id",
+                [from_type, to_type, *ids],
+            ).fetchall()
+        out: dict[int, list[int]] = {}
+        for f, t in rows:
+            out.setdefault(f, []).append(t)
+        return out
+
+    def property_definitions(self, object_type: str) -> list[dict]:
+        with self._lock:
+            rows = self._db.execute(
+                "select definition from property_definitions where object_type=? order by name",
+                (object_type,),
+            ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def count(self, object_type: str, archived: bool | None = None) -> int:
+        sql = "select count(*) from objects where object_type=?"
+        args: list[object] = [object_type]
+        if archived is not None:
+            sql += " and archived=?"
+            args.append(int(archived))
+        with self._lock:
+            return self._db.execute(sql, args).fetchone()[0]
+
+    def iter_all(self, object_type: str) -> Iterator[dict]:
+        after = 0
+        while rows := self.page(object_type, after, 1000, False) + []:
+            yield from rows
+            after = rows[-1]["id"]

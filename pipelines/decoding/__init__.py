@@ -1,0 +1,1 @@
+"""Vectorised decoding of legacy record bytes into Arrow columns (one module per encoding)."""

@@ -1,0 +1,37 @@
+"""Build Arrow arrays straight from numpy buffers (no per-value Python objects)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+
+def _validity(valid: np.ndarray | None) -> pa.Buffer | None:
+    if valid is None or valid.all():
+        return None
+    return pa.py_buffer(np.packbits(valid, bitorder="little"))
+
+
+def decimal_array(
+    unscaled: np.ndarray, valid: np.ndarray | None, precision: int, scale: int
+) -> pa.Array:
+    """int64 unscaled values → decimal128(precision, scale), exact (16-byte two's complement)."""
+    n = len(unscaled)
+    words = np.empty((n, 2), dtype=np.int64)
+    words[:, 0] = unscaled
+    words[:, 1] = unscaled >> 63  # sign extension into the high word
+    return pa.Array.from_buffers(
+        pa.decimal128(max(precision, 1), scale), n, [_validity(valid), pa.py_buffer(words)]
+    )
+
+
+def int_array(values: np.ndarray, valid: np.ndarray | None) -> pa.Array:
+    return pa.Array.from_buffers(
+        pa.int64(), len(values), [_validity(valid), pa.py_buffer(values.astype(np.int64))]
+    )
+
+
+def date_array(days: np.ndarray, valid: np.ndarray | None) -> pa.Array:
+    return pa.Array.from_buffers(
+        pa.date32(), len(days), [_validity(valid), pa.py_buffer(days.astype(np.int32))]
+    )

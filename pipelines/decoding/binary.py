@@ -1,0 +1,14 @@
+"""Binary integers (COMP / COMP-4 / BINARY / COMP-5): big-endian two's complement on the mainframe."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def decode_binary(block: np.ndarray, signed: bool, *, little_endian: bool = False) -> np.ndarray:
+    """(records, 2|4|8) uint8 → int64 values, read straight from the buffer as words."""
+    width = block.shape[1]
+    kind = "i" if signed else "u"
+    dtype = np.dtype(f"{'<' if little_endian else '>'}{kind}{width}")
+    words = np.ascontiguousarray(block).view(dtype).reshape(-1)
+    return words.astype(np.int64)

@@ -1,0 +1,59 @@
+"""Code pages: Python codec names and the tables the vectorised decoders need.
+
+The `ebcdic` package registers the EBCDIC code pages CPython lacks (cp1141, cp1047, cp1148, …);
+importing it once is all it takes. Decoding itself goes through CPython's C charmap codecs,
+which beat numpy lookup tables for text (see notes/DECODER.md).
+"""
+
+from __future__ import annotations
+
+import codecs
+from functools import lru_cache
+
+import ebcdic  # noqa: F401  (registers the codecs on import)
+import numpy as np
+
+EBCDIC_CODEPAGES = ("cp037", "cp273", "cp500", "cp1047", "cp1140", "cp1141", "cp1148")
+ASCII_CODEPAGES = ("ascii", "latin-1", "cp1252")
+
+
+class CodePageError(ValueError):
+    """An unknown or unusable code page."""
+
+
+@lru_cache
+def codec_name(codepage: str) -> str:
+    name = codepage.lower().replace("_", "")
+    if name == "ascii":
+        name = "latin-1"  # ASCII files often carry Latin-1 bytes; never fail on them
+    try:
+        return codecs.lookup(name).name
+    except LookupError as exc:
+        raise CodePageError(f"unknown code page {codepage!r}") from exc
+
+
+def is_ebcdic(codepage: str) -> bool:
+    return codec_name(codepage) not in {codecs.lookup(c).name for c in ASCII_CODEPAGES}
+
+
+@lru_cache
+def utf8_lengths(codepage: str) -> np.ndarray:
+    """UTF-8 length of each of the 256 byte values once decoded: builds string offsets fast."""
+    name = codec_name(codepage)
+    return np.array(
+        [len(bytes([b]).decode(name, errors="replace").encode("utf-8")) for b in range(256)],
+        dtype=np.int64,
+    )
+
+
+@lru_cache
+def space_byte(codepage: str) -> int:
+    return " ".encode(codec_name(codepage))[0]
+
+
+def encode(text: str, codepage: str, width: int) -> bytes:
+    """Text → fixed-width field bytes, padded with the code page's space (for writers/tests)."""
+    data = text.encode(codec_name(codepage))
+    if len(data) > width:
+        raise ValueError(f"{text!r} is longer than {width} bytes in {codepage}")
+    return data + bytes([space_byte(codepage)]) * (width - len(data))

@@ -1,0 +1,1 @@
+"""Demo source systems: deterministic legacy extracts and CRM data, with their ground truth."""

@@ -1,0 +1,176 @@
+"""`ledgerbridge demo`: write the demo legacy extracts, fill the CRM sandbox, record the truth."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import date
+
+import numpy as np
+
+from pipelines.crm_sandbox.store import CrmStore
+from pipelines.demo import legacy_files as lf
+from pipelines.demo.world import RECON_STATUSES, Counters, generate_block, to_days
+from pipelines.lake import Lake
+from pipelines.sources.legacy.feeds import feed_by_name
+
+DEFAULT_AS_OF = date(2026, 10, 30)
+BLOCK = 20_000
+AGEING = (("current", -10**9, 0), ("1_30", 1, 30), ("31_60", 31, 60), ("61_90", 61, 90),
+          ("90_plus", 91, 10**9))
+
+
+def _money(cents: int) -> str:
+    sign = "-" if cents < 0 else ""
+    cents = abs(cents)
+    return f"{sign}{cents // 100}.{cents % 100:02d}"
+
+
+def _spread(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+    return np.sort(rng.choice(n, size=min(k, n), replace=False)) if n else np.zeros(0, np.int64)
+
+
+def demo_exists(lake: Lake) -> bool:
+    return lake.demo_truth.exists()
+
+
+def generate_demo(
+    lake: Lake, customers: int = 3000, seed: int = 42, as_of: date = DEFAULT_AS_OF,
+    progress: Callable[[int], None] | None = None,
+) -> dict:
+    """Generate everything; returns the truth that is also written to `lake.demo_truth`."""
+    lake.ensure()
+    rng = np.random.default_rng(seed)
+    stamp = as_of.strftime("%Y%m%d")
+    legacy = lake.legacy_landing
+    cb_dir = legacy / "copybooks"
+    cb_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("customers", "open_items", "payments"):
+        shutil.copy(lf.COPYBOOK_DIR / feed_by_name(name).copybook, cb_dir)
+    if lake.crm_sandbox_db.exists():
+        lake.crm_sandbox_db.unlink()
+    store = CrmStore(lake.crm_sandbox_db)
+    writers = {
+        "customers": lf.ExtractWriter(feed_by_name("customers"),
+                                      legacy / "customers" / f"ARCUST_D{stamp}.dat", as_of),
+        "open_items": lf.ExtractWriter(feed_by_name("open_items"),
+                                       legacy / "open_items" / f"AROPEN_D{stamp}.dat", as_of),
+        "payments": lf.ExtractWriter(feed_by_name("payments"),
+                                     legacy / "payments" / f"ARPAYM_D{stamp}.dat", as_of),
+    }
+    ctr = Counters()
+    files = {k: {"records": 0, "quarantined": 0, "with_errors": 0} for k in writers}
+    open_by_cur: dict[str, int] = defaultdict(int)
+    ageing: dict[str, dict[str, int]] = defaultdict(lambda: {b: 0 for b, _, _ in AGEING})
+    pay_by_cur: dict[str, int] = defaultdict(int)
+    docs = {"RE": 0, "GS": 0}
+    open_count = 0
+    credit_total = 0
+    recon = dict.fromkeys(RECON_STATUSES, 0)
+    matching = {"erp_customer_number": 0, "vat_id": 0, "unmatched_crm": 0, "finance_only": 0}
+    as_of_days = to_days(as_of)
+
+    for start in range(0, customers, BLOCK):
+        n = min(BLOCK, customers - start)
+        b = generate_block(rng, start, n, as_of, ctr)
+
+        # customers: a few bad keys (quarantined) and bad created dates (landed with an error)
+        w = writers["customers"]
+        rec = lf.customer_records(w, b.customers)
+        k_bad = _spread(rng, n, max(1, n // 1000))
+        d_bad = np.setdiff1d(_spread(rng, n, max(1, n // 1000)), k_bad)
+        lf.corrupt_zoned_digit(w, rec, k_bad, "cm_cust_no")
+        lf.corrupt_date(w, rec, d_bad, "cm_created", packed=True)
+        w.write(rec, {"cm_credit_limit": b.customers["credit"]})
+        valid_cust = np.ones(n, bool)
+        valid_cust[k_bad] = False
+        files["customers"]["records"] += n
+        files["customers"]["quarantined"] += len(k_bad)
+        files["customers"]["with_errors"] += len(d_bad)
+        credit_total += int(b.customers["credit"][valid_cust].sum())
+
+        # open items: corrupt only documents without a contract
+        w = writers["open_items"]
+        it = b.items
+        ni = len(it["cust_no"])
+        rec = lf.item_records(w, it)
+        plain = np.flatnonzero(~it["is_contract"])
+        due_bad = plain[_spread(rng, len(plain), max(1, ni // 2000))]
+        rest = np.setdiff1d(plain, due_bad)
+        doc_bad = rest[_spread(rng, len(rest), max(1, ni // 2000))]
+        lf.corrupt_packed_nibble(w, rec, due_bad, "oi_due_date")
+        lf.corrupt_date(w, rec, doc_bad, "oi_doc_date", packed=False)
+        w.write(rec, {"oi_amount": it["amount"], "oi_open_amount": it["open"]})
+        files["open_items"]["records"] += ni
+        files["open_items"]["quarantined"] += len(due_bad)
+        files["open_items"]["with_errors"] += len(doc_bad)
+        landed = np.ones(ni, bool)
+        landed[due_bad] = False
+        for t in ("RE", "GS"):
+            docs[t] += int(((it["doc_type"] == t) & landed).sum())
+        is_open = landed & (it["open"] != 0)
+        open_count += int(is_open.sum())
+        days_over = as_of_days - it["due"]
+        for cur in np.unique(it["currency"]):
+            m = is_open & (it["currency"] == cur)
+            open_by_cur[cur] += int(it["open"][m].sum())
+            for bucket, lo, hi in AGEING:
+                sel = m & (days_over >= lo) & (days_over <= hi)
+                ageing[cur][bucket] += int(it["open"][sel].sum())
+
+        # payments: a few bad customer numbers (quarantined)
+        w = writers["payments"]
+        p = b.payments
+        npay = len(p["cust_no"])
+        rec = lf.payment_records(w, p)
+        p_bad = _spread(rng, npay, max(1, npay // 2000))
+        lf.corrupt_zoned_digit(w, rec, p_bad, "pm_cust_no")
+        w.write(rec, {"pm_amount": p["amount"]})
+        files["payments"]["records"] += npay
+        files["payments"]["quarantined"] += len(p_bad)
+        p_ok = np.ones(npay, bool)
+        p_ok[p_bad] = False
+        for cur in np.unique(p["currency"]):
+            pay_by_cur[cur] += int(p["amount"][p_ok & (p["currency"] == cur)].sum())
+
+        # CRM
+        store.insert_objects("companies", b.companies)
+        store.insert_objects("contacts", b.contacts)
+        store.insert_objects("deals", b.deals)
+        store.insert_associations(b.associations)
+        t = b.truth
+        ok = valid_cust[t["cust_of_comp"]]
+        by_erp = t["erp_ok"] & ok
+        by_vat = ~by_erp & t["vat_ok"] & ok
+        matching["erp_customer_number"] += int(by_erp.sum())
+        matching["vat_id"] += int(by_vat.sum())
+        matching["unmatched_crm"] += int((~by_erp & ~by_vat).sum()) + t["n_prospects_active"]
+        matching["finance_only"] += int(valid_cust.sum() - by_erp.sum() - by_vat.sum())
+        for status in RECON_STATUSES:
+            recon[status] += int((t["recon"] == status).sum())
+        if progress:
+            progress(n)
+
+    for w in writers.values():
+        w.close()
+    truth = {
+        "as_of": as_of.isoformat(), "seed": seed, "customers": customers,
+        "files": files,
+        "open_items_count": open_count,
+        "open_amount_by_currency": {c: _money(v) for c, v in sorted(open_by_cur.items())},
+        "ageing_by_currency": {c: {b: _money(v) for b, v in a.items()}
+                               for c, a in sorted(ageing.items())},
+        "documents": docs,
+        "payments_by_currency": {c: _money(v) for c, v in sorted(pay_by_cur.items())},
+        "credit_limit_total": _money(credit_total),
+        "reconciliation": recon,
+        "matching": matching,
+        "crm": {t: {"active": store.count(t, False), "archived": store.count(t, True)}
+                for t in ("companies", "contacts", "deals")},
+    }
+    store.close()
+    lake.demo_truth.parent.mkdir(parents=True, exist_ok=True)
+    lake.demo_truth.write_text(json.dumps(truth, indent=2, ensure_ascii=False))
+    return truth

@@ -1,0 +1,82 @@
+"""The lake's layout: every path a run writes is derived from one root, so two lakes never mix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+
+class LakeLocationError(ValueError):
+    """The lake URL cannot be used (unsupported scheme, not a directory, …)."""
+
+
+@dataclass(frozen=True)
+class Lake:
+    """Paths of one lake. Local paths only for now; object stores come with the S3 work."""
+
+    root: Path
+
+    @classmethod
+    def from_url(cls, url: str) -> Lake:
+        parsed = urlparse(url)
+        if parsed.scheme in ("", "file"):
+            path = Path(parsed.path if parsed.scheme == "file" else url).expanduser().resolve()
+            if path.exists() and not path.is_dir():
+                raise LakeLocationError(f"lake location {url!r} exists and is not a directory")
+            return cls(path)
+        raise LakeLocationError(
+            f"lake location {url!r}: scheme {parsed.scheme!r} is not supported by this build "
+            "(supported: a local path or file://)"
+        )
+
+    @property
+    def url(self) -> str:
+        return self.root.as_uri()
+
+    @property
+    def landing(self) -> Path:
+        """Where source systems drop files (legacy extracts, CRM sandbox data)."""
+        return self.root / "landing"
+
+    @property
+    def legacy_landing(self) -> Path:
+        return self.landing / "legacy"
+
+    @property
+    def crm_sandbox_db(self) -> Path:
+        return self.landing / "crm" / "sandbox.sqlite"
+
+    @property
+    def demo_truth(self) -> Path:
+        """The demo generator's record of what it put in, for tests and checks only."""
+        return self.root / "demo" / "truth.json"
+
+    @property
+    def bronze(self) -> Path:
+        return self.root / "bronze"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    @property
+    def gold(self) -> Path:
+        return self.root / "gold"
+
+    @property
+    def state(self) -> Path:
+        """Pipeline working state (dlt pipelines dir, dbt target)."""
+        return self.root / "state"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    def bronze_table(self, source: str, table: str) -> Path:
+        return self.bronze / source / table
+
+    def ensure(self) -> Lake:
+        for p in (self.landing, self.bronze, self.gold, self.state, self.logs):
+            p.mkdir(parents=True, exist_ok=True)
+        return self
