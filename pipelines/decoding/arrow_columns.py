@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import numpy as np
 import pyarrow as pa
 
@@ -15,8 +17,15 @@ def _validity(valid: np.ndarray | None) -> pa.Buffer | None:
 def decimal_array(
     unscaled: np.ndarray, valid: np.ndarray | None, precision: int, scale: int
 ) -> pa.Array:
-    """int64 unscaled values → decimal128(precision, scale), exact (16-byte two's complement)."""
+    """int64 unscaled values → decimal128(precision, scale), exact (16-byte two's complement).
+
+    Object arrays (Python ints, from fields wider than 18 digits) go through Decimal.
+    """
     n = len(unscaled)
+    if unscaled.dtype == object:
+        mask = None if valid is None else ~valid
+        values = [Decimal(int(v)).scaleb(-scale) for v in unscaled]
+        return pa.array(values, type=pa.decimal128(max(precision, 1), scale), mask=mask)
     words = np.empty((n, 2), dtype=np.int64)
     words[:, 0] = unscaled
     words[:, 1] = unscaled >> 63  # sign extension into the high word

@@ -12,30 +12,36 @@ MAX_INT64_DIGITS = 18
 
 
 def decode_packed(block: np.ndarray, signed: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(records, bytes) uint8 → (int64 unscaled values, bad mask, reason codes).
+    """(records, bytes) uint8 → (unscaled values, bad mask, reason codes).
 
+    Values are int64 up to 18 digits; wider fields (up to 31 digits) give an object array
+    of Python ints, exact, built from two int64 halves.
     Reason codes: 0 ok, 1 a digit nibble above 9, 2 an invalid sign nibble,
     3 a negative sign on an unsigned field.
     """
     n, width = block.shape
-    if 2 * width - 1 > MAX_INT64_DIGITS:
-        raise ValueError(f"packed fields of more than {MAX_INT64_DIGITS} digits: see issue 3")
     high = block >> 4
     low = block & 0x0F
+    digits = np.empty((n, 2 * width - 1), dtype=np.int64)
+    digits[:, 0::2] = high
+    digits[:, 1::2] = low[:, : width - 1]
+    bad_digit = (digits > 9).any(axis=1)
+    ndigits = digits.shape[1]
+    split = max(ndigits - MAX_INT64_DIGITS, 0)
     value = np.zeros(n, dtype=np.int64)
-    bad_digit = np.zeros(n, dtype=bool)
-    for i in range(width):
+    for i in range(split, ndigits):
         value *= 10
-        value += high[:, i]
-        bad_digit |= high[:, i] > 9
-        if i < width - 1:
-            value *= 10
-            value += low[:, i]
-            bad_digit |= low[:, i] > 9
+        value += digits[:, i]
+    if split:
+        upper = np.zeros(n, dtype=np.int64)
+        for i in range(split):
+            upper *= 10
+            upper += digits[:, i]
+        value = upper.astype(object) * 10**MAX_INT64_DIGITS + value.astype(object)
     sign = low[:, width - 1]
     negative = (sign == 0x0D) | (sign == 0x0B)
     bad_sign = sign < 0x0A
-    np.negative(value, out=value, where=negative)
+    value = np.where(negative, -value, value)
     reason = np.zeros(n, dtype=np.int8)
     reason[bad_digit] = 1
     reason[(reason == 0) & bad_sign] = 2

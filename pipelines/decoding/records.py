@@ -79,7 +79,7 @@ def _numeric(
     else:
         valid = ~(bad | empty)
         value = np.where(valid, value, 0)
-        if pic.scale > 0:
+        if pic.scale > 0 or value.dtype == object:
             arr = decimal_array(value, valid, pic.digits, pic.scale)
         else:
             arr = int_array(value, valid)

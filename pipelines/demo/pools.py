@@ -60,7 +60,7 @@ ITEM_TEXTS = (
     "Rücksendung Gutschrift", "Frachtkosten", "Schulung Mitarbeiter", "Beratung März",
     "Miete Stellfläche", "Anzahlung gemäß Vertrag", "Prüfgebühr TÜV", "Zubehör Größe XL",
 )
-PAYMENT_TERMS = ("N14", "N30", "N45", "N60", "S2N30")
+PAYMENT_TERMS = ("N14", "N30", "N45", "N60", "SK30")
 PAYMENT_TERM_DAYS = (14, 30, 45, 60, 30)
 PAYMENT_TERM_WEIGHTS = (0.15, 0.45, 0.15, 0.1, 0.15)
 DEAL_OPEN_STAGES = ("appointmentscheduled", "qualifiedtobuy", "presentationscheduled",

@@ -1,0 +1,86 @@
+"""`ledgerbridge build`: run dbt (seeds, models, tests) into the lake's DuckDB warehouse."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from pipelines.config import CHECKOUT_ROOT
+from pipelines.lake import Lake
+from pipelines.warehouse import ensure_extensions
+
+log = structlog.get_logger(__name__)
+DBT_PROJECT = CHECKOUT_ROOT / "dbt_project"
+
+
+class BuildFailed(RuntimeError):
+    """dbt reported errors; the message lists the failing nodes."""
+
+
+@dataclass
+class BuildResult:
+    models: int = 0
+    tests: int = 0
+    seeds: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def dbt_env(lake: Lake) -> dict[str, str]:
+    return {
+        "LEDGERBRIDGE_WAREHOUSE": str(lake.warehouse),
+        "LEDGERBRIDGE_BRONZE": str(lake.bronze),
+        "LEDGERBRIDGE_DUCKDB_EXTENSIONS": str(ensure_extensions()),
+        "DBT_TARGET_PATH": str(lake.state / "dbt" / "target"),
+        "DBT_LOG_PATH": str(lake.state / "dbt" / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+def run_dbt(lake: Lake, args: list[str]) -> BuildResult:
+    """Run a dbt command against this lake; raise BuildFailed on any error.
+
+    dbt runs in a child process: its DuckDB connection (and memory) end with it, so the
+    warehouse file is free for publishing and querying afterwards.
+    """
+    env = os.environ | dbt_env(lake)
+    dbt = Path(sys.executable).parent / "dbt"
+    cli = [str(dbt), "--quiet", "--no-use-colors", *args,
+           "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT)]
+    proc = subprocess.run(cli, env=env, capture_output=True, text=True, check=False)
+    run_results = Path(env["DBT_TARGET_PATH"]) / "run_results.json"
+    result = BuildResult()
+    failures: list[str] = []
+    results = json.loads(run_results.read_text())["results"] if run_results.exists() else []
+    for r in results:
+        kind = r["unique_id"].split(".", 1)[0]
+        status = r["status"]
+        if kind == "model":
+            result.models += 1
+        elif kind == "test":
+            result.tests += 1
+        elif kind == "seed":
+            result.seeds += 1
+        if status in ("error", "fail", "runtime error"):
+            failures.append(f"{r['unique_id']}: {status}: {r.get('message')}")
+        elif status == "warn":
+            result.warnings.append(f"{r['unique_id']}: {r.get('message')}")
+    if proc.returncode != 0 or failures:
+        detail = "\n".join(failures) or (proc.stdout + proc.stderr)[-4000:]
+        raise BuildFailed(f"dbt {' '.join(args)} failed:\n{detail}")
+    log.info("dbt_build", models=result.models, tests=result.tests, seeds=result.seeds,
+             warnings=len(result.warnings))
+    return result
+
+
+def build(lake: Lake) -> BuildResult:
+    return run_dbt(lake, ["build"])
+
+
+def dbt_project_dir() -> Path:
+    return DBT_PROJECT

@@ -1,0 +1,229 @@
+"""The HubSpot CRM v3 subset ledgerbridge uses, served from the sandbox store.
+
+Faithful where clients can tell: string ids and property values, `paging.next.after`,
+`archived` in any capitalisation, repeated or comma-separated `properties`, the search
+endpoint's filters/sorts and its 10,000-result cap, batch shapes, HubSpot-style error bodies,
+and 429 + Retry-After with `X-HubSpot-RateLimit-*` headers when a token goes too fast.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import uuid
+from collections import deque
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from pipelines.crm_sandbox.store import LAST_MODIFIED, OBJECT_TYPES, CrmStore, now_iso
+
+SEARCH_CAP = 10_000
+SINGULAR = {"companies": "company", "contacts": "contact", "deals": "deal"}
+DEFAULT_PROPERTIES = {
+    "companies": ("name", "domain", "createdate", "hs_lastmodifieddate"),
+    "contacts": ("firstname", "lastname", "email", "createdate", "lastmodifieddate"),
+    "deals": ("dealname", "amount", "closedate", "dealstage", "pipeline", "createdate",
+              "hs_lastmodifieddate"),
+}
+
+
+class RateLimiter:
+    """Sliding window per token, like HubSpot's per-10-seconds burst limit."""
+
+    def __init__(self, max_requests: int, interval_s: float = 10.0) -> None:
+        self.max = max_requests
+        self.interval = interval_s
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, token: str) -> tuple[bool, int, float]:
+        """(allowed, remaining, seconds until a slot frees)."""
+        now = time.monotonic()
+        with self._lock:
+            hits = self._hits.setdefault(token, deque())
+            while hits and now - hits[0] >= self.interval:
+                hits.popleft()
+            if len(hits) >= self.max:
+                return False, 0, self.interval - (now - hits[0])
+            hits.append(now)
+            return True, self.max - len(hits), 0.0
+
+
+def _error(status: int, message: str, category: str, **extra: object) -> JSONResponse:
+    body = {"status": "error", "message": message, "correlationId": str(uuid.uuid4()),
+            "category": category, **extra}
+    return JSONResponse(body, status_code=status)
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").lower() == "true"
+
+
+def _to_iso(value: str) -> str:
+    """A filter value (epoch milliseconds or ISO-8601) → the store's ISO form."""
+    if value.isdigit():
+        dt = datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    else:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _shape(obj: dict, wanted: list[str] | None, object_type: str) -> dict:
+    props = obj["properties"]
+    names = wanted if wanted else DEFAULT_PROPERTIES[object_type]
+    out = {n: (None if props.get(n) is None else str(props[n])) for n in names if n in props}
+    out["hs_object_id"] = str(obj["id"])
+    shaped = {"id": str(obj["id"]), "properties": out, "createdAt": obj["createdAt"],
+              "updatedAt": obj["updatedAt"], "archived": obj["archived"]}
+    if obj["archived"]:
+        shaped["archivedAt"] = obj["archivedAt"]
+    return shaped
+
+
+def _properties_param(request: Request) -> list[str] | None:
+    values = request.query_params.getlist("properties")
+    names = [p for v in values for p in v.split(",") if p]
+    return names or None
+
+
+def create_app(store: CrmStore, token: str, max_requests_per_10s: int = 1000) -> FastAPI:
+    app = FastAPI(title="ledgerbridge CRM sandbox (HubSpot CRM v3 subset)")
+    limiter = RateLimiter(max_requests_per_10s)
+
+    @app.middleware("http")
+    async def auth_and_rate_limit(request: Request, call_next):  # noqa: ANN001, ANN202
+        header = request.headers.get("authorization", "")
+        if header != f"Bearer {token}":
+            return _error(401, "Authentication credentials not found or invalid.",
+                          "INVALID_AUTHENTICATION")
+        allowed, remaining, wait = limiter.check(token)
+        limits = {"X-HubSpot-RateLimit-Max": str(limiter.max),
+                  "X-HubSpot-RateLimit-Remaining": str(remaining),
+                  "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(limiter.interval * 1000))}
+        if not allowed:
+            resp = _error(429, "You have reached your ten_secondly_rolling limit.", "RATE_LIMITS",
+                          errorType="RATE_LIMIT", policyName="TEN_SECONDLY_ROLLING")
+            resp.headers.update(limits | {"Retry-After": str(max(1, math.ceil(wait)))})
+            return resp
+        response = await call_next(request)
+        response.headers.update(limits)
+        return response
+
+    def _check_type(object_type: str) -> JSONResponse | None:
+        if object_type not in OBJECT_TYPES:
+            return _error(400, f"Unable to infer object type from: {object_type}", "VALIDATION_ERROR")
+        return None
+
+    def _with_associations(object_type: str, results: list[dict], assoc: list[str]) -> None:
+        ids = [int(r["id"]) for r in results]
+        for to_type in assoc:
+            links = store.associations(object_type, ids, to_type)
+            for r in results:
+                found = links.get(int(r["id"]), [])
+                if found:
+                    r.setdefault("associations", {})[to_type] = {"results": [
+                        {"id": str(t), "type": f"{SINGULAR[object_type]}_to_{SINGULAR[to_type]}"}
+                        for t in found]}
+
+    @app.get("/crm/v3/objects/{object_type}")
+    def list_objects(object_type: str, request: Request, limit: int = 10, after: str = "0",
+                     archived: str = "false", associations: str = ""):  # noqa: ANN202
+        if bad := _check_type(object_type):
+            return bad
+        limit = max(1, min(limit, 100))
+        try:
+            after_id = int(after)
+        except ValueError:
+            return _error(400, f"Invalid 'after' value: {after}", "VALIDATION_ERROR")
+        rows = store.page(object_type, after_id, limit + 1, _truthy(archived))
+        wanted = _properties_param(request)
+        results = [_shape(r, wanted, object_type) for r in rows[:limit]]
+        _with_associations(object_type, results, [a for a in associations.split(",") if a])
+        body: dict = {"results": results}
+        if len(rows) > limit:
+            nxt = results[-1]["id"]
+            body["paging"] = {"next": {"after": nxt, "link": f"{request.url.path}?after={nxt}"}}
+        return body
+
+    @app.get("/crm/v3/objects/{object_type}/{object_id}")
+    def get_object(object_type: str, object_id: str, request: Request,
+                   archived: str = "false"):  # noqa: ANN202
+        if bad := _check_type(object_type):
+            return bad
+        obj = store.get(object_type, int(object_id), _truthy(archived)) if object_id.isdigit() else None
+        if obj is None:
+            return _error(404, "Object not found.", "OBJECT_NOT_FOUND")
+        return _shape(obj, _properties_param(request), object_type)
+
+    @app.post("/crm/v3/objects/{object_type}/search")
+    async def search(object_type: str, request: Request):  # noqa: ANN202
+        if bad := _check_type(object_type):
+            return bad
+        body = await request.json()
+        limit = max(1, min(int(body.get("limit", 10)), 200))
+        offset = int(body.get("after") or 0)
+        if offset + limit > SEARCH_CAP:
+            return _error(400, f"The search API returns at most {SEARCH_CAP} results; "
+                          "narrow the filter.", "VALIDATION_ERROR")
+        low = high = None
+        low_inclusive = True
+        modified = LAST_MODIFIED[object_type]
+        for group in body.get("filterGroups", [])[:1]:
+            for f in group.get("filters", []):
+                if f.get("propertyName") != modified:
+                    return _error(400, f"Filtering on {f.get('propertyName')} is not supported "
+                                  "by the sandbox", "VALIDATION_ERROR")
+                op, value = f.get("operator"), _to_iso(str(f.get("value")))
+                if op in ("GT", "GTE"):
+                    low, low_inclusive = value, op == "GTE"
+                elif op in ("LT", "LTE"):
+                    high = value
+                else:
+                    return _error(400, f"Unsupported operator {op}", "VALIDATION_ERROR")
+        total, rows = store.search_modified(object_type, low, low_inclusive, high, offset, limit)
+        wanted = body.get("properties") or None
+        out: dict = {"total": total, "results": [_shape(r, wanted, object_type) for r in rows]}
+        if offset + len(rows) < total:
+            out["paging"] = {"next": {"after": str(offset + len(rows))}}
+        return out
+
+    @app.post("/crm/v3/objects/{object_type}/batch/update")
+    async def batch_update(object_type: str, request: Request):  # noqa: ANN202
+        if bad := _check_type(object_type):
+            return bad
+        inputs = (await request.json()).get("inputs", [])
+        if len(inputs) > 100:
+            return _error(400, "Batch size exceeds 100 inputs", "VALIDATION_ERROR")
+        started = now_iso()
+        results, errors = [], []
+        for item in inputs:
+            obj = store.update_properties(object_type, int(item["id"]), item.get("properties", {}))
+            if obj is None:
+                errors.append({"status": "error", "category": "OBJECT_NOT_FOUND",
+                               "message": f"Object {item['id']} not found",
+                               "context": {"ids": [str(item["id"])]}})
+            else:
+                results.append(_shape(obj, list(item.get("properties", {})), object_type))
+        body = {"status": "COMPLETE", "results": results, "startedAt": started,
+                "completedAt": now_iso()}
+        if errors:
+            body |= {"numErrors": len(errors), "errors": errors}
+        return JSONResponse(body, status_code=207 if errors else 200)
+
+    @app.post("/crm/v4/associations/{from_type}/{to_type}/batch/read")
+    async def associations_read(from_type: str, to_type: str, request: Request):  # noqa: ANN202
+        inputs = (await request.json()).get("inputs", [])
+        ids = [int(i["id"]) for i in inputs]
+        links = store.associations(from_type, ids, to_type)
+        results = [{"from": {"id": str(i)},
+                    "to": [{"toObjectId": t, "associationTypes": [
+                        {"category": "HUBSPOT_DEFINED", "typeId": 1, "label": None}]}
+                           for t in links[i]]}
+                   for i in ids if i in links]
+        return {"status": "COMPLETE", "results": results, "startedAt": now_iso(),
+                "completedAt": now_iso()}
+
+    return app

@@ -1,0 +1,61 @@
+"""Run the sandbox: in the foreground (`ledgerbridge crm-sandbox`) or in a background thread."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import uvicorn
+
+from pipelines.crm_sandbox.app import create_app
+from pipelines.crm_sandbox.store import CrmStore
+
+
+class SandboxServer:
+    """A sandbox on 127.0.0.1 in a daemon thread; use as a context manager."""
+
+    def __init__(self, db: Path, token: str, port: int = 0, max_requests_per_10s: int = 1000) -> None:
+        self.store = CrmStore(db)
+        self.token = token
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", port))
+        self.port = self._sock.getsockname()[1]
+        app = create_app(self.store, token, max_requests_per_10s)
+        config = uvicorn.Config(app, log_level="warning", access_log=False)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
+                                        daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> SandboxServer:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("CRM sandbox did not start within 10 s")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._sock.close()
+        self.store.close()
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve_forever(db: Path, token: str, port: int, max_requests_per_10s: int) -> None:
+    store = CrmStore(db)
+    app = create_app(store, token, max_requests_per_10s)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="info")
