@@ -1,0 +1,93 @@
+"""The short, human summary printed at the end of a run (figures read back from the warehouse)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.table import Table
+
+from pipelines.extract import ExtractResult
+from pipelines.lake import Lake
+from pipelines.warehouse import connect
+
+
+@dataclass
+class RunFigures:
+    tables: dict[str, int] = field(default_factory=dict)
+    files: list[tuple] = field(default_factory=list)
+    matching: dict[str, int] = field(default_factory=dict)
+    reconciliation: list[tuple] = field(default_factory=list)
+    open_eur: str = "0"
+    overdue_eur: str = "0"
+    quarantined: int = 0
+
+
+def collect(lake: Lake) -> RunFigures:
+    f = RunFigures()
+    con = connect(lake.warehouse, read_only=True)
+    try:
+        for schema, table in con.execute(
+            "select schema_name, table_name from duckdb_tables() "
+            "where schema_name in ('staging', 'marts') order by 1, 2"
+        ).fetchall():
+            f.tables[f"{schema}.{table}"] = con.execute(
+                f'select count(*) from "{schema}"."{table}"'
+            ).fetchone()[0]
+        f.files = con.execute(
+            "select source_file, status, records_read, records_landed, records_quarantined, "
+            "records_with_errors, coalesce(reason, '') from staging.stg_legacy__file_log "
+            "order by processed_at, source_file"
+        ).fetchall()
+        f.quarantined = con.execute("select count(*) from staging.stg_legacy__quarantine").fetchone()[0]
+        f.matching = dict(con.execute(
+            "select match_status || coalesce(' by ' || match_method, ''), count(*) "
+            "from marts.customer_matching group by all order by 1"
+        ).fetchall())
+        f.reconciliation = con.execute(
+            "select reconciliation_status, count(*), sum(difference_amount) "
+            "from marts.contract_reconciliation group by all order by 1"
+        ).fetchall()
+        open_eur, overdue_eur = con.execute(
+            "select sum(open_amount_eur), sum(overdue_amount_eur) "
+            "from marts.customer_financial_status"
+        ).fetchone()
+        f.open_eur, f.overdue_eur = f"{open_eur:,.2f}", f"{overdue_eur:,.2f}"
+    finally:
+        con.close()
+    return f
+
+
+def print_summary(lake: Lake, extract: ExtractResult | None, seconds: float,
+                  peak_mb: float, console: Console | None = None) -> RunFigures:
+    console = console or Console()
+    f = collect(lake)
+    console.rule("[bold]ledgerbridge run summary")
+    files = Table(title="Legacy files (records read = landed + quarantined)", title_justify="left")
+    for col in ("file", "status", "read", "landed", "quarantined", "with errors", "balanced"):
+        files.add_column(col, justify="right" if col not in ("file", "status") else "left")
+    for name, status, read, landed, quar, errs, reason in f.files:
+        ok = "yes" if read == landed + quar else "NO"
+        files.add_row(name, status if not reason else f"{status}: {reason[:60]}", f"{read:,}",
+                      f"{landed:,}", f"{quar:,}", f"{errs:,}", ok)
+    console.print(files)
+    if extract is not None:
+        console.print(f"New legacy files this run: {len(extract.files)}, "
+                      f"already processed: {extract.skipped_files}; "
+                      f"CRM rows extracted this run: {sum(extract.crm_rows.values()):,}")
+    rows = Table(title="Tables (rows)", title_justify="left")
+    rows.add_column("table")
+    rows.add_column("rows", justify="right")
+    for name, n in f.tables.items():
+        rows.add_row(name, f"{n:,}")
+    console.print(rows)
+    console.print("[bold]Customer matching:[/] " + ", ".join(f"{k}: {v:,}" for k, v in f.matching.items()))
+    console.print("[bold]Contract reconciliation:[/] " + ", ".join(
+        f"{s}: {n:,} ({d:+,.2f})" if d else f"{s}: {n:,}" for s, n, d in f.reconciliation))
+    console.print(f"[bold]Open AR:[/] EUR {f.open_eur}, of which overdue EUR {f.overdue_eur}; "
+                  f"quarantined legacy records: {f.quarantined:,}")
+    console.print(f"[bold]Took[/] {seconds:,.1f} s, peak memory {peak_mb:,.0f} MiB. "
+                  f"Warehouse: {lake.warehouse}")
+    console.print('Query it: [cyan]ledgerbridge sql "select * from marts.ar_aging limit 10"[/] '
+                  f"or [cyan]duckdb -readonly {lake.warehouse}[/]")
+    return f
