@@ -246,3 +246,7 @@ def main() -> None:
 
 
 __all__ = ["cli", "main", "Path"]
+
+
+if __name__ == "__main__":
+    main()

@@ -8,6 +8,7 @@ which beat numpy lookup tables for text (see notes/DECODER.md).
 from __future__ import annotations
 
 import codecs
+import unicodedata
 from functools import lru_cache
 
 import ebcdic  # noqa: F401  (registers the codecs on import)
@@ -44,6 +45,24 @@ def utf8_lengths(codepage: str) -> np.ndarray:
         [len(bytes([b]).decode(name, errors="replace").encode("utf-8")) for b in range(256)],
         dtype=np.int64,
     )
+
+
+@lru_cache
+def control_to_space_table(codepage: str) -> bytes:
+    """A bytes.translate table that turns every byte decoding to a control character
+    (Unicode category Cc: C0, DEL, C1) into the code page's space.
+
+    This is the default control-byte policy for text fields: such bytes in an extract are
+    binary garbage or print-control leftovers, not text; Cobrix's default does the same.
+    """
+    name = codec_name(codepage)
+    space = space_byte(codepage)
+    table = bytearray(range(256))
+    for b in range(256):
+        char = bytes([b]).decode(name, errors="replace")
+        if unicodedata.category(char) == "Cc":
+            table[b] = space
+    return bytes(table)
 
 
 @lru_cache

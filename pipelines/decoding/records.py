@@ -31,6 +31,7 @@ class DecodeOptions:
     codepage: str = "cp273"
     dates: Mapping[str, str] = field(default_factory=dict)  # column → date format
     trim: str = "right"
+    controls: str = "space"  # control bytes in text: "space" or "keep"
 
 
 @dataclass
@@ -105,6 +106,6 @@ def decode_chunk(
             if fault is not None:
                 faults.append(fault)
         else:
-            arr = decode_text(block, opts.codepage, opts.trim)
+            arr = decode_text(block, opts.codepage, opts.trim, opts.controls)
         columns[f.column] = arr
     return pa.table(columns), faults

@@ -1,0 +1,71 @@
+"""Copybook parsing: reference format, layouts and errors that name the line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines.copybook import CopybookError, Usage, parse_copybook
+
+DEMO = Path(__file__).resolve().parent.parent / "pipelines" / "demo" / "copybooks"
+
+
+def _line(seq: str, indicator: str, code: str, ident: str = "") -> str:
+    """A reference-format line: 1-6 sequence, 7 indicator, 8-72 code, 73-80 identification."""
+    return f"{seq:6}{indicator}{code:<65}{ident:8}"
+
+
+def test_reference_format_ignores_sequence_area_and_identification() -> None:
+    text = "\n".join([
+        _line("000100", "*", "a comment line"),
+        _line("000200", " ", "01  REC.", "IDENT001"),
+        _line("000300", " ", "    05  A   PIC X(3).", "IDENT002"),
+        _line("000400", " ", "    05  B   PIC S9(5)V99", "IDENT003"),
+        _line("000500", " ", "            COMP-3."),
+        _line("000600", "D", "    05  DEBUG-ONLY PIC X."),
+        _line("000700", " ", "    05  C   PIC 9(4) BINARY."),
+    ])
+    rec = parse_copybook(text)["REC"]
+    assert [(f.name, f.offset, f.size) for f in rec.fields] == [
+        ("A", 0, 3), ("B", 3, 4), ("C", 7, 2)]
+    assert rec.fields[1].usage is Usage.PACKED
+    assert rec.fields[1].picture.scale == 2 and rec.fields[1].picture.signed
+
+
+def test_occurs_redefines_filler_and_88_levels() -> None:
+    text = """
+       01  REC.
+           05  KIND    PIC X.
+               88  IS-A VALUE 'A'.
+           05  ITEMS   OCCURS 3 TIMES.
+               10  CODE  PIC X(2).
+               10  QTY   PIC 9(3) COMP-3.
+           05  RAW REDEFINES ITEMS PIC X(12).
+           05  FILLER  PIC X(5).
+           05  TAIL    PIC X.
+    """
+    rec = parse_copybook(text)["REC"]
+    names = {f.name: (f.offset, f.size) for f in rec.fields}
+    assert names["CODE_1"] == (1, 2) and names["QTY_3"] == (11, 2)
+    assert names["RAW"] == (1, 12)
+    assert names["TAIL"] == (18, 1)
+    assert rec.size == 19
+
+
+def test_several_01_records() -> None:
+    recs = parse_copybook((DEMO / "AROPEN.cpy").read_text())
+    assert list(recs) == ["AROPEN-RECORD", "AROPEN-HEADER", "AROPEN-TRAILER"]
+    assert {r.size for r in recs.values()} == {120}
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("       01  REC.\n           05  A PIC Q(3).\n", "line 2"),
+    ("       01  REC.\n           05  A PIC X(3) FOO.\n", "line 2"),
+    ("       01  REC.\n           05  A.\n       01  B PIC X.\n           05  C REDEFINES Z PIC X.\n",
+     "line"),
+    ("       01  REC.\n           05  N PIC 9 OCCURS 1 TO 5 DEPENDING ON X.\n", "line 2"),
+])
+def test_errors_name_the_line(text: str, needle: str) -> None:
+    with pytest.raises(CopybookError, match=needle):
+        parse_copybook(text)
