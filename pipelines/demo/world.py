@@ -116,10 +116,8 @@ def generate_block(
     first = np.array(pools.FIRST_NAMES)[_pick(rng, pools.FIRST_NAMES, n)]
     last = np.array(pools.SURNAMES)[_pick(rng, pools.SURNAMES, n)]
     contact = [f"{f} {s}" for f, s in zip(first, last, strict=True)]
-    domain = [
-        pools.ascii_fold(f"{s}-{i}").lower().replace(" ", "-") + f"-{c}.example"
-        for s, i, c in zip(surname, industry, cust_no, strict=True)
-    ]
+    domain = [f"{pools.ascii_fold(s).lower()}-{c}.example"
+              for s, c in zip(surname, cust_no, strict=True)]
     email = [
         pools.ascii_fold(f"{f}.{s}").lower() + f"@{d}"
         for f, s, d in zip(first, last, domain, strict=True)
@@ -132,7 +130,7 @@ def generate_block(
     status = np.array(["A", "B", "I"])[rng.choice(3, n, p=[0.93, 0.04, 0.03])]
     risk = rng.integers(1, 6, n)
     customers = {
-        "cust_no": cust_no, "name": name, "street": street, "postcode": postcode,
+        "cust_no": cust_no, "name": [nm[:40].rstrip() for nm in name], "street": street, "postcode": postcode,
         "city": city, "country": country, "vat": vat, "iban": _iban(rng, country),
         "contact": contact, "email": email, "credit": credit, "currency": currency,
         "terms": terms, "created": created, "status": status, "risk": risk,
