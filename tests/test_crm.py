@@ -1,0 +1,135 @@
+"""The CRM sandbox behaves like the HubSpot API we use, and the dlt CRM source lands it
+incrementally: first run pages the list, later runs search by last-modified in windows."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pytest
+from deltalake import DeltaTable
+
+from pipelines.crm_sandbox import app as sandbox_app
+from pipelines.crm_sandbox.server import SandboxServer
+from pipelines.demo.generate import generate_demo
+from pipelines.extract import extract_crm
+from pipelines.lake import Lake
+from pipelines.sources.crm import settings as crm_settings
+
+TOKEN = "test-token"
+
+
+@pytest.fixture(scope="module")
+def demo_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    lake = Lake.from_url(str(tmp_path_factory.mktemp("crm") / "lake"))
+    generate_demo(lake, customers=300, seed=5, as_of=date(2026, 10, 30))
+    return lake
+
+
+@pytest.fixture
+def sandbox(demo_lake: Lake):  # noqa: ANN201
+    with SandboxServer(demo_lake.crm_sandbox_db, TOKEN) as server:
+        yield server
+
+
+def _client(server: SandboxServer, token: str = TOKEN) -> httpx.Client:
+    return httpx.Client(base_url=server.base_url, headers={"Authorization": f"Bearer {token}"})
+
+
+def test_unauthenticated_requests_get_hubspot_errors(sandbox: SandboxServer) -> None:
+    r = _client(sandbox, "wrong").get("/crm/v3/objects/companies")
+    assert r.status_code == 401
+    body = r.json()
+    assert body["status"] == "error" and body["category"] == "INVALID_AUTHENTICATION"
+    assert "correlationId" in body
+
+
+def test_list_pages_with_after_and_chosen_properties(sandbox: SandboxServer) -> None:
+    c = _client(sandbox)
+    seen: list[str] = []
+    after = None
+    while True:
+        params = [("limit", "100"), ("properties", "name"), ("properties", "vat_id"),
+                  ("archived", "False")]
+        if after:
+            params.append(("after", after))
+        body = c.get("/crm/v3/objects/companies", params=params).json()
+        for r in body["results"]:
+            assert set(r["properties"]) <= {"name", "vat_id", "hs_object_id"}
+            assert isinstance(r["id"], str) and r["archived"] is False
+            assert r["updatedAt"].endswith("Z")
+        seen += [r["id"] for r in body["results"]]
+        after = body.get("paging", {}).get("next", {}).get("after")
+        if not after:
+            break
+    assert len(seen) == len(set(seen)) == sandbox.store.count("companies", archived=False)
+    archived = c.get("/crm/v3/objects/companies", params={"archived": "true", "limit": 100})
+    assert all(r["archived"] and r["archivedAt"] for r in archived.json()["results"])
+
+
+def test_search_filters_sorts_and_caps(sandbox: SandboxServer) -> None:
+    c = _client(sandbox)
+    body = {"filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate",
+                                           "operator": "GTE", "value": "2026-01-01T00:00:00Z"}]}],
+            "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+            "limit": 200, "properties": ["name"]}
+    r = c.post("/crm/v3/objects/companies/search", json=body).json()
+    stamps = [x["updatedAt"] for x in r["results"]]
+    assert stamps == sorted(stamps) and all(s >= "2026-01-01" for s in stamps)
+    assert r["total"] >= len(r["results"])
+    capped = c.post("/crm/v3/objects/companies/search", json=body | {"after": "9900"})
+    assert capped.status_code == 400 and capped.json()["category"] == "VALIDATION_ERROR"
+
+
+def test_too_fast_gets_429_with_retry_after(demo_lake: Lake) -> None:
+    with SandboxServer(demo_lake.crm_sandbox_db, TOKEN, max_requests_per_10s=5) as server:
+        c = _client(server)
+        codes = [c.get("/crm/v3/objects/deals", params={"limit": 1}).status_code
+                 for _ in range(8)]
+        assert codes[:5] == [200] * 5 and 429 in codes[5:]
+        r = c.get("/crm/v3/objects/deals")
+        assert r.status_code == 429
+        assert int(r.headers["Retry-After"]) >= 1
+        assert r.headers["X-HubSpot-RateLimit-Remaining"] == "0"
+        assert r.json()["errorType"] == "RATE_LIMIT"
+
+
+def _bronze(lake: Lake, table: str) -> dict[int, dict]:
+    rows = DeltaTable(str(lake.bronze_table("crm", table))).to_pyarrow_table().to_pylist()
+    return {r["id"]: r for r in rows}
+
+
+def test_crm_source_incremental_with_windows_and_archived(
+    tmp_path: Path, demo_lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = Lake.from_url(str(tmp_path / "lake"))
+    with SandboxServer(demo_lake.crm_sandbox_db, TOKEN, max_requests_per_10s=10_000) as server:
+        extract_crm(lake, server.base_url, TOKEN)
+        companies = _bronze(lake, "companies")
+        store = server.store
+        assert len(companies) == store.count("companies")
+        archived = [c for c in companies.values() if c["archived"]]
+        assert len(archived) == store.count("companies", archived=True)
+        assert all(c["archived_at"] is not None for c in archived)
+        deals = _bronze(lake, "deals")
+        assert all(d["company_id"] is not None for d in deals.values())
+
+        # change 120 companies; shrink the search cap so the source must window
+        monkeypatch.setattr(sandbox_app, "SEARCH_CAP", 50)
+        monkeypatch.setattr(crm_settings, "SEARCH_CAP", 50)
+        monkeypatch.setattr(crm_settings, "SEARCH_LIMIT", 20)
+        live = [c for c in companies.values() if not c["archived"]][:120]
+        time.sleep(0.01)
+        for i, comp in enumerate(live):
+            store.update_properties("companies", comp["id"], {"name": f"Renamed {i}"})
+        gone = live[0]["id"]
+        store.archive("companies", gone)
+        result = extract_crm(lake, server.base_url, TOKEN)
+        after = _bronze(lake, "companies")
+        assert len(after) == len(companies)
+        assert all(after[c["id"]]["name"] == f"Renamed {i}" for i, c in enumerate(live) if i)
+        assert after[gone]["archived"] and after[gone]["archived_at"] is not None
+        # only the changed companies (plus the archived list) were fetched, not everything
+        assert result.crm_rows["companies"] < len(companies) / 2
