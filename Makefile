@@ -11,7 +11,7 @@ STAMP := $(VENV)/.synced
 RUN := $(VENV)/bin/ledgerbridge
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help setup pipelines test test-slow lint bench clean
+.PHONY: help setup pipelines test test-slow lint bench bench-scale clean
 
 help: ## List the targets with what they do
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -41,8 +41,12 @@ lint: setup ## ruff (Python) and sqlfluff (dbt SQL)
 	$(VENV)/bin/ruff format --check pipelines tests
 	$(VENV)/bin/sqlfluff lint models dbt_project/macros dbt_project/tests
 
-bench: setup ## Benchmarks: decoder throughput and pipeline scale, printed as ratios
+bench: setup ## Decoder throughput vs a tuned pure-Python baseline (ratio, one run)
 	$(VENV)/bin/python -m pipelines.bench
+
+CUSTOMERS ?= 100000
+bench-scale: setup ## Whole flow on a CUSTOMERS-customer demo (default 100000): wall time, peak memory
+	$(VENV)/bin/python -m pipelines.bench --records 100000 --repeats 1 --pipeline $(CUSTOMERS)
 
 clean: ## Remove the virtualenv, tool cache and runtime lake data (keeps lake/README.md)
 	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache dbt_project/target dbt_project/logs

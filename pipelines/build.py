@@ -50,8 +50,16 @@ def run_dbt(lake: Lake, args: list[str]) -> BuildResult:
     """
     env = os.environ | dbt_env(lake)
     dbt = Path(sys.executable).parent / "dbt"
-    cli = [str(dbt), "--quiet", "--no-use-colors", *args,
-           "--project-dir", str(DBT_PROJECT), "--profiles-dir", str(DBT_PROJECT)]
+    cli = [
+        str(dbt),
+        "--quiet",
+        "--no-use-colors",
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT),
+        "--profiles-dir",
+        str(DBT_PROJECT),
+    ]
     proc = subprocess.run(cli, env=env, capture_output=True, text=True, check=False)
     run_results = Path(env["DBT_TARGET_PATH"]) / "run_results.json"
     result = BuildResult()
@@ -73,8 +81,13 @@ def run_dbt(lake: Lake, args: list[str]) -> BuildResult:
     if proc.returncode != 0 or failures:
         detail = "\n".join(failures) or (proc.stdout + proc.stderr)[-4000:]
         raise BuildFailed(f"dbt {' '.join(args)} failed:\n{detail}")
-    log.info("dbt_build", models=result.models, tests=result.tests, seeds=result.seeds,
-             warnings=len(result.warnings))
+    log.info(
+        "dbt_build",
+        models=result.models,
+        tests=result.tests,
+        seeds=result.seeds,
+        warnings=len(result.warnings),
+    )
     return result
 
 

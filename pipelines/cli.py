@@ -42,8 +42,13 @@ def _peak_mib() -> float:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--lake", "lake_url", envvar="LEDGERBRIDGE_LAKE", default=None,
-              help="Lake root (path or URL). Default: lake/ of the checkout.")
+@click.option(
+    "--lake",
+    "lake_url",
+    envvar="LEDGERBRIDGE_LAKE",
+    default=None,
+    help="Lake root (path or URL). Default: lake/ of the checkout.",
+)
 @click.option("--log-json", is_flag=True, help="Console logs as JSON lines too.")
 @click.pass_context
 def cli(ctx: click.Context, lake_url: str | None, log_json: bool) -> None:
@@ -60,16 +65,26 @@ def cli(ctx: click.Context, lake_url: str | None, log_json: bool) -> None:
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TimeElapsedColumn(), console=console, transient=True,
-                    disable=not console.is_terminal)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal,
+    )
 
 
 @cli.command()
 @click.option("--customers", type=int, default=None, help="Customers to generate.")
 @click.option("--seed", type=int, default=None, help="Random seed (same seed, same lake).")
-@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="Extract date of the demo files (default 2026-10-30).")
+@click.option(
+    "--as-of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Extract date of the demo files (default 2026-10-30).",
+)
 @click.pass_obj
 def demo(obj: Context, customers: int | None, seed: int | None, as_of: object) -> None:
     """Generate the demo legacy extracts and CRM sandbox data (and their ground truth)."""
@@ -82,18 +97,32 @@ def _demo(obj: Context, customers: int | None, seed: int | None, as_of: date | N
     n = customers or obj.settings.demo_customers
     with _progress() as progress:
         task = progress.add_task("generating demo customers", total=n)
-        truth = generate_demo(obj.lake, n, seed if seed is not None else obj.settings.demo_seed,
-                              as_of or DEFAULT_AS_OF, lambda k: progress.advance(task, k))
+        truth = generate_demo(
+            obj.lake,
+            n,
+            seed if seed is not None else obj.settings.demo_seed,
+            as_of or DEFAULT_AS_OF,
+            lambda k: progress.advance(task, k),
+        )
     log.info("demo_generated", customers=n, files=truth["files"], crm=truth["crm"])
     return truth
 
 
 @cli.command("crm-sandbox")
 @click.option("--port", type=int, default=8765, show_default=True)
-@click.option("--token", envvar="LEDGERBRIDGE_CRM_TOKEN", default=None,
-              help="Bearer token clients must send (default: a new random one, printed).")
-@click.option("--rate-limit", type=int, default=1000, show_default=True,
-              help="Requests per 10 s before the sandbox answers 429.")
+@click.option(
+    "--token",
+    envvar="LEDGERBRIDGE_CRM_TOKEN",
+    default=None,
+    help="Bearer token clients must send (default: a new random one, printed).",
+)
+@click.option(
+    "--rate-limit",
+    type=int,
+    default=1000,
+    show_default=True,
+    help="Requests per 10 s before the sandbox answers 429.",
+)
 @click.pass_obj
 def crm_sandbox(obj: Context, port: int, token: str | None, rate_limit: int) -> None:
     """Serve the CRM sandbox (HubSpot CRM v3 subset) on 127.0.0.1 until interrupted."""
@@ -109,20 +138,24 @@ def _crm_endpoint(obj: Context, stack: ExitStack) -> tuple[str, str]:
     s = obj.settings
     if s.crm_base_url:
         if s.crm_token is None:
-            raise click.UsageError("LEDGERBRIDGE_CRM_TOKEN must be set with LEDGERBRIDGE_CRM_BASE_URL")
+            raise click.UsageError(
+                "LEDGERBRIDGE_CRM_TOKEN must be set with LEDGERBRIDGE_CRM_BASE_URL"
+            )
         return s.crm_base_url, s.crm_token.get_secret_value()
     from pipelines.crm_sandbox.server import SandboxServer
 
     if not obj.lake.crm_sandbox_db.exists():
-        raise click.UsageError(f"no CRM sandbox data in {obj.lake.crm_sandbox_db}: "
-                               "run `ledgerbridge demo` first or configure a CRM")
+        raise click.UsageError(
+            f"no CRM sandbox data in {obj.lake.crm_sandbox_db}: "
+            "run `ledgerbridge demo` first or configure a CRM"
+        )
     token = secrets.token_urlsafe(24)
     server = stack.enter_context(SandboxServer(obj.lake.crm_sandbox_db, token))
     log.info("crm_sandbox_started", url=server.base_url)
     return server.base_url, token
 
 
-def _extract(obj: Context, what: str):  # noqa: ANN202
+def _extract(obj: Context, what: str):
     from pipelines.extract import ExtractResult, extract_crm, extract_legacy
 
     result = ExtractResult()
@@ -143,9 +176,11 @@ def extract(obj: Context, what: str) -> None:
     obj.lake.ensure()
     result = _extract(obj, what)
     for f in result.files:
-        console.print(f"{f.file}: {f.status} — read {f.records_read:,}, landed "
-                      f"{f.records_landed:,}, quarantined {f.records_quarantined:,}"
-                      + (f" — {f.reason}" if f.reason else ""))
+        console.print(
+            f"{f.file}: {f.status} — read {f.records_read:,}, landed "
+            f"{f.records_landed:,}, quarantined {f.records_quarantined:,}"
+            + (f" — {f.reason}" if f.reason else "")
+        )
     if result.crm_rows:
         console.print("CRM rows: " + ", ".join(f"{k} {v:,}" for k, v in result.crm_rows.items()))
 
@@ -157,8 +192,10 @@ def build(obj: Context) -> None:
     from pipelines.build import build as run_build
 
     res = run_build(obj.lake)
-    console.print(f"dbt: {res.seeds} seeds, {res.models} models, {res.tests} tests passed"
-                  + (f", {len(res.warnings)} warnings" if res.warnings else ""))
+    console.print(
+        f"dbt: {res.seeds} seeds, {res.models} models, {res.tests} tests passed"
+        + (f", {len(res.warnings)} warnings" if res.warnings else "")
+    )
 
 
 @cli.command()
@@ -192,9 +229,15 @@ def run(obj: Context, customers: int | None) -> None:
         log.warning("dbt_test_warning", detail=w)
     publish_gold(obj.lake)
     seconds = time.monotonic() - started
-    figures = print_summary(obj.lake, result, seconds, _peak_mib(), Console(width=max(110, console.width)))
-    log.info("run_finished", seconds=round(seconds, 1), peak_mib=round(_peak_mib()),
-             quarantined=figures.quarantined)
+    figures = print_summary(
+        obj.lake, result, seconds, _peak_mib(), Console(width=max(110, console.width))
+    )
+    log.info(
+        "run_finished",
+        seconds=round(seconds, 1),
+        peak_mib=round(_peak_mib()),
+        quarantined=figures.quarantined,
+    )
 
 
 @cli.command()
@@ -221,8 +264,15 @@ def sql(obj: Context, query: str, fmt: str) -> None:
         con.close()
     out = click.get_text_stream("stdout")
     if fmt == "json":
-        out.write(json.dumps([dict(zip(cols, r, strict=True)) for r in rows], default=str,
-                             ensure_ascii=False, indent=1) + "\n")
+        out.write(
+            json.dumps(
+                [dict(zip(cols, r, strict=True)) for r in rows],
+                default=str,
+                ensure_ascii=False,
+                indent=1,
+            )
+            + "\n"
+        )
     elif fmt == "csv":
         import csv
 
@@ -245,7 +295,7 @@ def main() -> None:
         sys.exit(130)
 
 
-__all__ = ["cli", "main", "Path"]
+__all__ = ["Path", "cli", "main"]
 
 
 if __name__ == "__main__":

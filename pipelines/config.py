@@ -1,4 +1,6 @@
-"""One place for configuration: defaults < `ledgerbridge.toml` < `LEDGERBRIDGE_*` env vars < CLI flags.
+"""One place for configuration.
+
+Precedence: defaults < `ledgerbridge.toml` < `LEDGERBRIDGE_*` env vars < CLI flags.
 
 Why pydantic-settings: it gives typed settings, a TOML file source and env vars with one
 precedence rule, so no command grows its own ad-hoc lookups.

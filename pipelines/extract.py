@@ -46,8 +46,7 @@ def processed_files(lake: Lake) -> set[tuple[str, str]]:
         )
     except TableNotFoundError:
         return set()
-    return set(zip(table["source_file"].to_pylist(), table["fingerprint"].to_pylist(),
-                   strict=True))
+    return set(zip(table["source_file"].to_pylist(), table["fingerprint"].to_pylist(), strict=True))
 
 
 def extract_legacy(lake: Lake) -> ExtractResult:
@@ -63,9 +62,15 @@ def extract_legacy(lake: Lake) -> ExtractResult:
         report = FileReport(file=f.name, feed=f.feed.name)
         text = (copybooks / f.feed.copybook).read_text(encoding="utf-8")
         pipeline.run(legacy_source(f, text, report))
-        log.info("legacy_file", file=f.name, status=report.status, read=report.records_read,
-                 landed=report.records_landed, quarantined=report.records_quarantined,
-                 reason=report.reason)
+        log.info(
+            "legacy_file",
+            file=f.name,
+            status=report.status,
+            read=report.records_read,
+            landed=report.records_landed,
+            quarantined=report.records_quarantined,
+            reason=report.reason,
+        )
         result.files.append(report)
     return result
 

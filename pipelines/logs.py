@@ -16,8 +16,9 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
 
 
-def configure_logging(log_dir: Path | None, run_id: str, level: str = "INFO",
-                      console_json: bool = False) -> Path | None:
+def configure_logging(
+    log_dir: Path | None, run_id: str, level: str = "INFO", console_json: bool = False
+) -> Path | None:
     """Route structlog and stdlib logs to stderr and, if given, `<log_dir>/<run_id>.jsonl`."""
     shared = [
         structlog.contextvars.merge_contextvars,
@@ -35,12 +36,17 @@ def configure_logging(log_dir: Path | None, run_id: str, level: str = "INFO",
     for h in list(root.handlers):
         root.removeHandler(h)
     console = logging.StreamHandler(sys.stderr)
-    console.setFormatter(structlog.stdlib.ProcessorFormatter(
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    structlog.processors.JSONRenderer() if console_json
-                    else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())],
-        foreign_pre_chain=shared,
-    ))
+    console.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.JSONRenderer()
+                if console_json
+                else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()),
+            ],
+            foreign_pre_chain=shared,
+        )
+    )
     console.setLevel(level)
     root.addHandler(console)
     path = None
@@ -48,11 +54,16 @@ def configure_logging(log_dir: Path | None, run_id: str, level: str = "INFO",
         log_dir.mkdir(parents=True, exist_ok=True)
         path = log_dir / f"{run_id}.jsonl"
         file_handler = logging.FileHandler(path, encoding="utf-8")
-        file_handler.setFormatter(structlog.stdlib.ProcessorFormatter(
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                        structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()],
-            foreign_pre_chain=shared,
-        ))
+        file_handler.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                processors=[
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.dict_tracebacks,
+                    structlog.processors.JSONRenderer(),
+                ],
+                foreign_pre_chain=shared,
+            )
+        )
         file_handler.setLevel("DEBUG")
         root.addHandler(file_handler)
     root.setLevel("DEBUG")

@@ -16,8 +16,14 @@ from pipelines.warehouse import connect
 
 log = structlog.get_logger(__name__)
 GOLD_MARTS = (
-    "dim_customer", "customer_matching", "fct_invoices", "fct_open_items", "fct_payments",
-    "ar_aging", "customer_financial_status", "contract_reconciliation",
+    "dim_customer",
+    "customer_matching",
+    "fct_invoices",
+    "fct_open_items",
+    "fct_payments",
+    "ar_aging",
+    "customer_financial_status",
+    "contract_reconciliation",
 )
 
 
@@ -28,8 +34,7 @@ def publish_gold(lake: Lake) -> dict[str, int]:
         for mart in GOLD_MARTS:
             reader = con.execute(f"select * from marts.{mart}").fetch_record_batch(100_000)
             table = pa.Table.from_batches(list(reader), schema=reader.schema)
-            write_deltalake(str(lake.gold / mart), table, mode="overwrite",
-                            schema_mode="overwrite")
+            write_deltalake(str(lake.gold / mart), table, mode="overwrite", schema_mode="overwrite")
             counts[mart] = table.num_rows
             log.info("gold_published", table=mart, rows=table.num_rows)
     finally:

@@ -39,11 +39,15 @@ def collect(lake: Lake) -> RunFigures:
             "records_with_errors, coalesce(reason, '') from staging.stg_legacy__file_log "
             "order by processed_at, source_file"
         ).fetchall()
-        f.quarantined = con.execute("select count(*) from staging.stg_legacy__quarantine").fetchone()[0]
-        f.matching = dict(con.execute(
-            "select match_status || coalesce(' by ' || match_method, ''), count(*) "
-            "from marts.customer_matching group by all order by 1"
-        ).fetchall())
+        f.quarantined = con.execute(
+            "select count(*) from staging.stg_legacy__quarantine"
+        ).fetchone()[0]
+        f.matching = dict(
+            con.execute(
+                "select match_status || coalesce(' by ' || match_method, ''), count(*) "
+                "from marts.customer_matching group by all order by 1"
+            ).fetchall()
+        )
         f.reconciliation = con.execute(
             "select reconciliation_status, count(*), sum(difference_amount) "
             "from marts.contract_reconciliation group by all order by 1"
@@ -58,8 +62,13 @@ def collect(lake: Lake) -> RunFigures:
     return f
 
 
-def print_summary(lake: Lake, extract: ExtractResult | None, seconds: float,
-                  peak_mb: float, console: Console | None = None) -> RunFigures:
+def print_summary(
+    lake: Lake,
+    extract: ExtractResult | None,
+    seconds: float,
+    peak_mb: float,
+    console: Console | None = None,
+) -> RunFigures:
     console = console or Console()
     f = collect(lake)
     console.rule("[bold]ledgerbridge run summary")
@@ -68,26 +77,47 @@ def print_summary(lake: Lake, extract: ExtractResult | None, seconds: float,
         files.add_column(col, justify="right" if col not in ("file", "status") else "left")
     for name, status, read, landed, quar, errs, reason in f.files:
         ok = "yes" if read == landed + quar else "NO"
-        files.add_row(name, status if not reason else f"{status}: {reason[:60]}", f"{read:,}",
-                      f"{landed:,}", f"{quar:,}", f"{errs:,}", ok)
+        files.add_row(
+            name,
+            status if not reason else f"{status}: {reason[:60]}",
+            f"{read:,}",
+            f"{landed:,}",
+            f"{quar:,}",
+            f"{errs:,}",
+            ok,
+        )
     console.print(files)
     if extract is not None:
-        console.print(f"New legacy files this run: {len(extract.files)}, "
-                      f"already processed: {extract.skipped_files}; "
-                      f"CRM rows extracted this run: {sum(extract.crm_rows.values()):,}")
+        console.print(
+            f"New legacy files this run: {len(extract.files)}, "
+            f"already processed: {extract.skipped_files}; "
+            f"CRM rows extracted this run: {sum(extract.crm_rows.values()):,}"
+        )
     rows = Table(title="Tables (rows)", title_justify="left")
     rows.add_column("table")
     rows.add_column("rows", justify="right")
     for name, n in f.tables.items():
         rows.add_row(name, f"{n:,}")
     console.print(rows)
-    console.print("[bold]Customer matching:[/] " + ", ".join(f"{k}: {v:,}" for k, v in f.matching.items()))
-    console.print("[bold]Contract reconciliation:[/] " + ", ".join(
-        f"{s}: {n:,} ({d:+,.2f})" if d else f"{s}: {n:,}" for s, n, d in f.reconciliation))
-    console.print(f"[bold]Open AR:[/] EUR {f.open_eur}, of which overdue EUR {f.overdue_eur}; "
-                  f"quarantined legacy records: {f.quarantined:,}")
-    console.print(f"[bold]Took[/] {seconds:,.1f} s, peak memory {peak_mb:,.0f} MiB. "
-                  f"Warehouse: {lake.warehouse}")
-    console.print('Query it: [cyan]ledgerbridge sql "select * from marts.ar_aging limit 10"[/] '
-                  f"or [cyan]duckdb -readonly {lake.warehouse}[/]")
+    console.print(
+        "[bold]Customer matching:[/] " + ", ".join(f"{k}: {v:,}" for k, v in f.matching.items())
+    )
+    console.print(
+        "[bold]Contract reconciliation:[/] "
+        + ", ".join(
+            f"{s}: {n:,} ({d:+,.2f})" if d else f"{s}: {n:,}" for s, n, d in f.reconciliation
+        )
+    )
+    console.print(
+        f"[bold]Open AR:[/] EUR {f.open_eur}, of which overdue EUR {f.overdue_eur}; "
+        f"quarantined legacy records: {f.quarantined:,}"
+    )
+    console.print(
+        f"[bold]Took[/] {seconds:,.1f} s, peak memory {peak_mb:,.0f} MiB. "
+        f"Warehouse: {lake.warehouse}"
+    )
+    console.print(
+        'Query it: [cyan]ledgerbridge sql "select * from marts.ar_aging limit 10"[/] '
+        f"or [cyan]duckdb -readonly {lake.warehouse}[/]"
+    )
     return f

@@ -11,18 +11,27 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFORMANCE = Path(os.environ.get("LEDGERBRIDGE_CONFORMANCE",
-                                  ROOT.parent / "shared" / "conformance" / "cobrix"))
+CONFORMANCE = Path(
+    os.environ.get("LEDGERBRIDGE_CONFORMANCE", ROOT.parent / "shared" / "conformance" / "cobrix")
+)
 
 
 def ledgerbridge(lake: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run the real CLI in a child process, as a person would."""
     env = os.environ | {"LEDGERBRIDGE_LAKE": str(lake), "COLUMNS": "160"}
-    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if check and proc.returncode != 0:
-        raise AssertionError(f"ledgerbridge {' '.join(args)} exited {proc.returncode}:\n"
-                             f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+        raise AssertionError(
+            f"ledgerbridge {' '.join(args)} exited {proc.returncode}:\n"
+            f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+        )
     return proc
 
 

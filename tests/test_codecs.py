@@ -50,8 +50,7 @@ def test_packed_round_trip(case: tuple[int, bool, list[int]]) -> None:
         assert encoding.packed(np.array(values), nbytes, signed).tobytes() == raw
 
 
-@given(st.lists(st.integers(-(10**17), 10**17 - 1), min_size=1, max_size=40),
-       st.integers(0, 6))
+@given(st.lists(st.integers(-(10**17), 10**17 - 1), min_size=1, max_size=40), st.integers(0, 6))
 def test_decimal_array_is_exact(values: list[int], scale: int) -> None:
     arr = decimal_array(np.array(values, dtype=np.int64), None, 18, scale)
     assert arr.to_pylist() == [Decimal(v).scaleb(-scale) for v in values]

@@ -19,8 +19,9 @@ from pipelines.copybook import parse_copybook
 from pipelines.decoding.records import DecodeOptions, decode_chunk
 from tests.conftest import CONFORMANCE
 
-pytestmark = pytest.mark.skipif(not CONFORMANCE.exists(),
-                                reason=f"conformance data not found at {CONFORMANCE}")
+pytestmark = pytest.mark.skipif(
+    not CONFORMANCE.exists(), reason=f"conformance data not found at {CONFORMANCE}"
+)
 
 
 def _case(name: str) -> Path:
@@ -46,13 +47,21 @@ def _cobrix_names(row: dict) -> dict:
     return {k.upper(): v for k, v in row.items()}
 
 
-@pytest.mark.parametrize(("file", "trim"), [
-    ("test3_trim_none.txt", "none"), ("test3_trim_left.txt", "left"),
-    ("test3_trim_right.txt", "right"), ("test3_trim_both.txt", "both"),
-])
+@pytest.mark.parametrize(
+    ("file", "trim"),
+    [
+        ("test3_trim_none.txt", "none"),
+        ("test3_trim_left.txt", "left"),
+        ("test3_trim_right.txt", "right"),
+        ("test3_trim_both.txt", "both"),
+    ],
+)
 def test_t03_binary_decimal_and_trimming(file: str, trim: str) -> None:
-    rows = [r for r in _decode("t03_fixed_binary_decimal_trimming", "cp037", trim)
-            if r["signature"].strip() == "S9276511"]
+    rows = [
+        r
+        for r in _decode("t03_fixed_binary_decimal_trimming", "cp037", trim)
+        if r["signature"].strip() == "S9276511"
+    ]
     expected = _expected("t03_fixed_binary_decimal_trimming", file)
     assert len(expected) == 60
     for got, want in zip(rows, expected, strict=False):
@@ -62,15 +71,23 @@ def test_t03_binary_decimal_and_trimming(file: str, trim: str) -> None:
 # Documented differences between CPython's/`ebcdic`'s tables and Cobrix's, all outside the
 # printable repertoire (see the case README): control characters, and cp273 0xBC.
 def _printable(text: str) -> str:
-    return "".join(" " if unicodedata.category(c).startswith("C") else c
-                   for c in text.replace("\u203e", "\u00af"))
+    return "".join(
+        " " if unicodedata.category(c).startswith("C") else c
+        for c in text.replace("\u203e", "\u00af")
+    )
 
 
-@pytest.mark.parametrize(("file", "codepage"), [
-    ("test9_cp273.txt", "cp273"), ("test9_cp1141.txt", "cp1141"),
-    ("test9_cp500.txt", "cp500"), ("test9_cp1140.txt", "cp1140"),
-    ("test9_cp1148.txt", "cp1148"), ("test9_cp037_ext.txt", "cp037"),
-])
+@pytest.mark.parametrize(
+    ("file", "codepage"),
+    [
+        ("test9_cp273.txt", "cp273"),
+        ("test9_cp1141.txt", "cp1141"),
+        ("test9_cp500.txt", "cp500"),
+        ("test9_cp1140.txt", "cp1140"),
+        ("test9_cp1148.txt", "cp1148"),
+        ("test9_cp037_ext.txt", "cp037"),
+    ],
+)
 def test_t09_code_pages(file: str, codepage: str) -> None:
     rows = _decode("t09_code_pages", codepage, "none")
     expected = _expected("t09_code_pages", file)

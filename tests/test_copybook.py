@@ -17,18 +17,23 @@ def _line(seq: str, indicator: str, code: str, ident: str = "") -> str:
 
 
 def test_reference_format_ignores_sequence_area_and_identification() -> None:
-    text = "\n".join([
-        _line("000100", "*", "a comment line"),
-        _line("000200", " ", "01  REC.", "IDENT001"),
-        _line("000300", " ", "    05  A   PIC X(3).", "IDENT002"),
-        _line("000400", " ", "    05  B   PIC S9(5)V99", "IDENT003"),
-        _line("000500", " ", "            COMP-3."),
-        _line("000600", "D", "    05  DEBUG-ONLY PIC X."),
-        _line("000700", " ", "    05  C   PIC 9(4) BINARY."),
-    ])
+    text = "\n".join(
+        [
+            _line("000100", "*", "a comment line"),
+            _line("000200", " ", "01  REC.", "IDENT001"),
+            _line("000300", " ", "    05  A   PIC X(3).", "IDENT002"),
+            _line("000400", " ", "    05  B   PIC S9(5)V99", "IDENT003"),
+            _line("000500", " ", "            COMP-3."),
+            _line("000600", "D", "    05  DEBUG-ONLY PIC X."),
+            _line("000700", " ", "    05  C   PIC 9(4) BINARY."),
+        ]
+    )
     rec = parse_copybook(text)["REC"]
     assert [(f.name, f.offset, f.size) for f in rec.fields] == [
-        ("A", 0, 3), ("B", 3, 4), ("C", 7, 2)]
+        ("A", 0, 3),
+        ("B", 3, 4),
+        ("C", 7, 2),
+    ]
     assert rec.fields[1].usage is Usage.PACKED
     assert rec.fields[1].picture.scale == 2 and rec.fields[1].picture.signed
 
@@ -59,13 +64,18 @@ def test_several_01_records() -> None:
     assert {r.size for r in recs.values()} == {120}
 
 
-@pytest.mark.parametrize(("text", "needle"), [
-    ("       01  REC.\n           05  A PIC Q(3).\n", "line 2"),
-    ("       01  REC.\n           05  A PIC X(3) FOO.\n", "line 2"),
-    ("       01  REC.\n           05  A.\n       01  B PIC X.\n           05  C REDEFINES Z PIC X.\n",
-     "line"),
-    ("       01  REC.\n           05  N PIC 9 OCCURS 1 TO 5 DEPENDING ON X.\n", "line 2"),
-])
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("       01  REC.\n           05  A PIC Q(3).\n", "line 2"),
+        ("       01  REC.\n           05  A PIC X(3) FOO.\n", "line 2"),
+        (
+            "       01  REC.\n           05  A PIC X.\n           05  C REDEFINES Z PIC X.\n",
+            "line 3",
+        ),
+        ("       01  REC.\n           05  N PIC 9 OCCURS 1 TO 5 DEPENDING ON X.\n", "line 2"),
+    ],
+)
 def test_errors_name_the_line(text: str, needle: str) -> None:
     with pytest.raises(CopybookError, match=needle):
         parse_copybook(text)

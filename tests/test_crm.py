@@ -29,7 +29,7 @@ def demo_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
 
 
 @pytest.fixture
-def sandbox(demo_lake: Lake):  # noqa: ANN201
+def sandbox(demo_lake: Lake):
     with SandboxServer(demo_lake.crm_sandbox_db, TOKEN) as server:
         yield server
 
@@ -51,8 +51,12 @@ def test_list_pages_with_after_and_chosen_properties(sandbox: SandboxServer) -> 
     seen: list[str] = []
     after = None
     while True:
-        params = [("limit", "100"), ("properties", "name"), ("properties", "vat_id"),
-                  ("archived", "False")]
+        params = [
+            ("limit", "100"),
+            ("properties", "name"),
+            ("properties", "vat_id"),
+            ("archived", "False"),
+        ]
         if after:
             params.append(("after", after))
         body = c.get("/crm/v3/objects/companies", params=params).json()
@@ -71,10 +75,22 @@ def test_list_pages_with_after_and_chosen_properties(sandbox: SandboxServer) -> 
 
 def test_search_filters_sorts_and_caps(sandbox: SandboxServer) -> None:
     c = _client(sandbox)
-    body = {"filterGroups": [{"filters": [{"propertyName": "hs_lastmodifieddate",
-                                           "operator": "GTE", "value": "2026-01-01T00:00:00Z"}]}],
-            "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
-            "limit": 200, "properties": ["name"]}
+    body = {
+        "filterGroups": [
+            {
+                "filters": [
+                    {
+                        "propertyName": "hs_lastmodifieddate",
+                        "operator": "GTE",
+                        "value": "2026-01-01T00:00:00Z",
+                    }
+                ]
+            }
+        ],
+        "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+        "limit": 200,
+        "properties": ["name"],
+    }
     r = c.post("/crm/v3/objects/companies/search", json=body).json()
     stamps = [x["updatedAt"] for x in r["results"]]
     assert stamps == sorted(stamps) and all(s >= "2026-01-01" for s in stamps)
@@ -86,8 +102,7 @@ def test_search_filters_sorts_and_caps(sandbox: SandboxServer) -> None:
 def test_too_fast_gets_429_with_retry_after(demo_lake: Lake) -> None:
     with SandboxServer(demo_lake.crm_sandbox_db, TOKEN, max_requests_per_10s=5) as server:
         c = _client(server)
-        codes = [c.get("/crm/v3/objects/deals", params={"limit": 1}).status_code
-                 for _ in range(8)]
+        codes = [c.get("/crm/v3/objects/deals", params={"limit": 1}).status_code for _ in range(8)]
         assert codes[:5] == [200] * 5 and 429 in codes[5:]
         r = c.get("/crm/v3/objects/deals")
         assert r.status_code == 429

@@ -10,7 +10,9 @@ companies as (
 ),
 
 customers as (
-    select customer_number, vat_id_normalized
+    select
+        customer_number,
+        vat_id_normalized
     from {{ ref('stg_legacy__customers') }}
 ),
 

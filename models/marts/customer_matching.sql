@@ -32,7 +32,9 @@ finance_only as (
         'no_crm_company' as unmatched_reason
     from customers
     where customers.customer_number not in (
-        select m.customer_number from matches as m where m.customer_number is not null
+        select m.customer_number
+        from matches as m
+        where m.customer_number is not null
     )
 ),
 

@@ -103,9 +103,7 @@ def _parse_statement(lineno: int, stmt: str) -> _Item | None:
                 item.picture = parse_picture(tokens[i])
             except (PictureError, IndexError) as exc:
                 raise CopybookError(f"line {lineno}: {exc}") from exc
-        elif tok == "USAGE":
-            pass
-        elif tok == "IS":
+        elif tok == "USAGE" or tok == "IS":
             pass
         elif tok in _USAGES:
             item.usage = _USAGES[tok]

@@ -25,8 +25,15 @@ SINGULAR = {"companies": "company", "contacts": "contact", "deals": "deal"}
 DEFAULT_PROPERTIES = {
     "companies": ("name", "domain", "createdate", "hs_lastmodifieddate"),
     "contacts": ("firstname", "lastname", "email", "createdate", "lastmodifieddate"),
-    "deals": ("dealname", "amount", "closedate", "dealstage", "pipeline", "createdate",
-              "hs_lastmodifieddate"),
+    "deals": (
+        "dealname",
+        "amount",
+        "closedate",
+        "dealstage",
+        "pipeline",
+        "createdate",
+        "hs_lastmodifieddate",
+    ),
 }
 
 
@@ -53,8 +60,13 @@ class RateLimiter:
 
 
 def _error(status: int, message: str, category: str, **extra: object) -> JSONResponse:
-    body = {"status": "error", "message": message, "correlationId": str(uuid.uuid4()),
-            "category": category, **extra}
+    body = {
+        "status": "error",
+        "message": message,
+        "correlationId": str(uuid.uuid4()),
+        "category": category,
+        **extra,
+    }
     return JSONResponse(body, status_code=status)
 
 
@@ -76,8 +88,13 @@ def _shape(obj: dict, wanted: list[str] | None, object_type: str) -> dict:
     names = wanted if wanted else DEFAULT_PROPERTIES[object_type]
     out = {n: (None if props.get(n) is None else str(props[n])) for n in names if n in props}
     out["hs_object_id"] = str(obj["id"])
-    shaped = {"id": str(obj["id"]), "properties": out, "createdAt": obj["createdAt"],
-              "updatedAt": obj["updatedAt"], "archived": obj["archived"]}
+    shaped = {
+        "id": str(obj["id"]),
+        "properties": out,
+        "createdAt": obj["createdAt"],
+        "updatedAt": obj["updatedAt"],
+        "archived": obj["archived"],
+    }
     if obj["archived"]:
         shaped["archivedAt"] = obj["archivedAt"]
     return shaped
@@ -94,18 +111,26 @@ def create_app(store: CrmStore, token: str, max_requests_per_10s: int = 1000) ->
     limiter = RateLimiter(max_requests_per_10s)
 
     @app.middleware("http")
-    async def auth_and_rate_limit(request: Request, call_next):  # noqa: ANN001, ANN202
+    async def auth_and_rate_limit(request: Request, call_next):  # noqa: ANN001
         header = request.headers.get("authorization", "")
         if header != f"Bearer {token}":
-            return _error(401, "Authentication credentials not found or invalid.",
-                          "INVALID_AUTHENTICATION")
+            return _error(
+                401, "Authentication credentials not found or invalid.", "INVALID_AUTHENTICATION"
+            )
         allowed, remaining, wait = limiter.check(token)
-        limits = {"X-HubSpot-RateLimit-Max": str(limiter.max),
-                  "X-HubSpot-RateLimit-Remaining": str(remaining),
-                  "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(limiter.interval * 1000))}
+        limits = {
+            "X-HubSpot-RateLimit-Max": str(limiter.max),
+            "X-HubSpot-RateLimit-Remaining": str(remaining),
+            "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(limiter.interval * 1000)),
+        }
         if not allowed:
-            resp = _error(429, "You have reached your ten_secondly_rolling limit.", "RATE_LIMITS",
-                          errorType="RATE_LIMIT", policyName="TEN_SECONDLY_ROLLING")
+            resp = _error(
+                429,
+                "You have reached your ten_secondly_rolling limit.",
+                "RATE_LIMITS",
+                errorType="RATE_LIMIT",
+                policyName="TEN_SECONDLY_ROLLING",
+            )
             resp.headers.update(limits | {"Retry-After": str(max(1, math.ceil(wait)))})
             return resp
         response = await call_next(request)
@@ -114,7 +139,9 @@ def create_app(store: CrmStore, token: str, max_requests_per_10s: int = 1000) ->
 
     def _check_type(object_type: str) -> JSONResponse | None:
         if object_type not in OBJECT_TYPES:
-            return _error(400, f"Unable to infer object type from: {object_type}", "VALIDATION_ERROR")
+            return _error(
+                400, f"Unable to infer object type from: {object_type}", "VALIDATION_ERROR"
+            )
         return None
 
     def _with_associations(object_type: str, results: list[dict], assoc: list[str]) -> None:
@@ -124,13 +151,25 @@ def create_app(store: CrmStore, token: str, max_requests_per_10s: int = 1000) ->
             for r in results:
                 found = links.get(int(r["id"]), [])
                 if found:
-                    r.setdefault("associations", {})[to_type] = {"results": [
-                        {"id": str(t), "type": f"{SINGULAR[object_type]}_to_{SINGULAR[to_type]}"}
-                        for t in found]}
+                    r.setdefault("associations", {})[to_type] = {
+                        "results": [
+                            {
+                                "id": str(t),
+                                "type": f"{SINGULAR[object_type]}_to_{SINGULAR[to_type]}",
+                            }
+                            for t in found
+                        ]
+                    }
 
     @app.get("/crm/v3/objects/{object_type}")
-    def list_objects(object_type: str, request: Request, limit: int = 10, after: str = "0",
-                     archived: str = "false", associations: str = ""):  # noqa: ANN202
+    def list_objects(
+        object_type: str,
+        request: Request,
+        limit: int = 10,
+        after: str = "0",
+        archived: str = "false",
+        associations: str = "",
+    ):
         if bad := _check_type(object_type):
             return bad
         limit = max(1, min(limit, 100))
@@ -149,33 +188,42 @@ def create_app(store: CrmStore, token: str, max_requests_per_10s: int = 1000) ->
         return body
 
     @app.get("/crm/v3/objects/{object_type}/{object_id}")
-    def get_object(object_type: str, object_id: str, request: Request,
-                   archived: str = "false"):  # noqa: ANN202
+    def get_object(object_type: str, object_id: str, request: Request, archived: str = "false"):
         if bad := _check_type(object_type):
             return bad
-        obj = store.get(object_type, int(object_id), _truthy(archived)) if object_id.isdigit() else None
+        obj = (
+            store.get(object_type, int(object_id), _truthy(archived))
+            if object_id.isdigit()
+            else None
+        )
         if obj is None:
             return _error(404, "Object not found.", "OBJECT_NOT_FOUND")
         return _shape(obj, _properties_param(request), object_type)
 
     @app.post("/crm/v3/objects/{object_type}/search")
-    async def search(object_type: str, request: Request):  # noqa: ANN202
+    async def search(object_type: str, request: Request):
         if bad := _check_type(object_type):
             return bad
         body = await request.json()
         limit = max(1, min(int(body.get("limit", 10)), 200))
         offset = int(body.get("after") or 0)
         if offset + limit > SEARCH_CAP:
-            return _error(400, f"The search API returns at most {SEARCH_CAP} results; "
-                          "narrow the filter.", "VALIDATION_ERROR")
+            return _error(
+                400,
+                f"The search API returns at most {SEARCH_CAP} results; narrow the filter.",
+                "VALIDATION_ERROR",
+            )
         low = high = None
         low_inclusive = True
         modified = LAST_MODIFIED[object_type]
         for group in body.get("filterGroups", [])[:1]:
             for f in group.get("filters", []):
                 if f.get("propertyName") != modified:
-                    return _error(400, f"Filtering on {f.get('propertyName')} is not supported "
-                                  "by the sandbox", "VALIDATION_ERROR")
+                    return _error(
+                        400,
+                        f"Filtering on {f.get('propertyName')} is not supported by the sandbox",
+                        "VALIDATION_ERROR",
+                    )
                 op, value = f.get("operator"), _to_iso(str(f.get("value")))
                 if op in ("GT", "GTE"):
                     low, low_inclusive = value, op == "GTE"
@@ -191,7 +239,7 @@ def create_app(store: CrmStore, token: str, max_requests_per_10s: int = 1000) ->
         return out
 
     @app.post("/crm/v3/objects/{object_type}/batch/update")
-    async def batch_update(object_type: str, request: Request):  # noqa: ANN202
+    async def batch_update(object_type: str, request: Request):
         if bad := _check_type(object_type):
             return bad
         inputs = (await request.json()).get("inputs", [])
@@ -202,28 +250,52 @@ def create_app(store: CrmStore, token: str, max_requests_per_10s: int = 1000) ->
         for item in inputs:
             obj = store.update_properties(object_type, int(item["id"]), item.get("properties", {}))
             if obj is None:
-                errors.append({"status": "error", "category": "OBJECT_NOT_FOUND",
-                               "message": f"Object {item['id']} not found",
-                               "context": {"ids": [str(item["id"])]}})
+                errors.append(
+                    {
+                        "status": "error",
+                        "category": "OBJECT_NOT_FOUND",
+                        "message": f"Object {item['id']} not found",
+                        "context": {"ids": [str(item["id"])]},
+                    }
+                )
             else:
                 results.append(_shape(obj, list(item.get("properties", {})), object_type))
-        body = {"status": "COMPLETE", "results": results, "startedAt": started,
-                "completedAt": now_iso()}
+        body = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": started,
+            "completedAt": now_iso(),
+        }
         if errors:
             body |= {"numErrors": len(errors), "errors": errors}
         return JSONResponse(body, status_code=207 if errors else 200)
 
     @app.post("/crm/v4/associations/{from_type}/{to_type}/batch/read")
-    async def associations_read(from_type: str, to_type: str, request: Request):  # noqa: ANN202
+    async def associations_read(from_type: str, to_type: str, request: Request):
         inputs = (await request.json()).get("inputs", [])
         ids = [int(i["id"]) for i in inputs]
         links = store.associations(from_type, ids, to_type)
-        results = [{"from": {"id": str(i)},
-                    "to": [{"toObjectId": t, "associationTypes": [
-                        {"category": "HUBSPOT_DEFINED", "typeId": 1, "label": None}]}
-                           for t in links[i]]}
-                   for i in ids if i in links]
-        return {"status": "COMPLETE", "results": results, "startedAt": now_iso(),
-                "completedAt": now_iso()}
+        results = [
+            {
+                "from": {"id": str(i)},
+                "to": [
+                    {
+                        "toObjectId": t,
+                        "associationTypes": [
+                            {"category": "HUBSPOT_DEFINED", "typeId": 1, "label": None}
+                        ],
+                    }
+                    for t in links[i]
+                ],
+            }
+            for i in ids
+            if i in links
+        ]
+        return {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": now_iso(),
+            "completedAt": now_iso(),
+        }
 
     return app

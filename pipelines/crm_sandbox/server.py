@@ -16,7 +16,9 @@ from pipelines.crm_sandbox.store import CrmStore
 class SandboxServer:
     """A sandbox on 127.0.0.1 in a daemon thread; use as a context manager."""
 
-    def __init__(self, db: Path, token: str, port: int = 0, max_requests_per_10s: int = 1000) -> None:
+    def __init__(
+        self, db: Path, token: str, port: int = 0, max_requests_per_10s: int = 1000
+    ) -> None:
         self.store = CrmStore(db)
         self.token = token
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -26,8 +28,9 @@ class SandboxServer:
         app = create_app(self.store, token, max_requests_per_10s)
         config = uvicorn.Config(app, log_level="warning", access_log=False)
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
+        )
 
     @property
     def base_url(self) -> str:

@@ -9,14 +9,17 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
 OBJECT_TYPES = ("companies", "contacts", "deals")
 # The property HubSpot's search filters and sorts on for "last modified", per object type.
-LAST_MODIFIED = {"companies": "hs_lastmodifieddate", "contacts": "lastmodifieddate",
-                 "deals": "hs_lastmodifieddate"}
+LAST_MODIFIED = {
+    "companies": "hs_lastmodifieddate",
+    "contacts": "lastmodifieddate",
+    "deals": "hs_lastmodifieddate",
+}
 
 _SCHEMA = """
 create table if not exists objects (
@@ -68,8 +71,10 @@ class CrmStore:
             self._db.execute("begin")
             self._db.executemany(
                 "insert or replace into objects values (?, ?, ?, ?, ?, ?, ?)",
-                ((object_type, i, json.dumps(p, ensure_ascii=False), c, u, int(a), aa)
-                 for i, p, c, u, a, aa in rows),
+                (
+                    (object_type, i, json.dumps(p, ensure_ascii=False), c, u, int(a), aa)
+                    for i, p, c, u, a, aa in rows
+                ),
             )
             self._db.execute("commit")
 
@@ -120,8 +125,14 @@ class CrmStore:
     # ---------- reads
     def _row(self, row: tuple) -> dict:
         oid, props, created, updated, archived, archived_at = row
-        return {"id": oid, "properties": json.loads(props), "createdAt": created,
-                "updatedAt": updated, "archived": bool(archived), "archivedAt": archived_at}
+        return {
+            "id": oid,
+            "properties": json.loads(props),
+            "createdAt": created,
+            "updatedAt": updated,
+            "archived": bool(archived),
+            "archivedAt": archived_at,
+        }
 
     def get(self, object_type: str, object_id: int, archived: bool = False) -> dict | None:
         with self._lock:
@@ -143,8 +154,13 @@ class CrmStore:
         return [self._row(r) for r in rows]
 
     def search_modified(
-        self, object_type: str, low: str | None, low_inclusive: bool, high: str | None,
-        offset: int, limit: int,
+        self,
+        object_type: str,
+        low: str | None,
+        low_inclusive: bool,
+        high: str | None,
+        offset: int,
+        limit: int,
     ) -> tuple[int, list[dict]]:
         """Live objects with last-modified in the window, oldest first (then by id)."""
         where = ["object_type=?", "archived=0"]
@@ -157,7 +173,9 @@ class CrmStore:
             args.append(high)
         cond = " and ".join(where)
         with self._lock:
-            total = self._db.execute(f"select count(*) from objects where {cond}", args).fetchone()[0]
+            total = self._db.execute(f"select count(*) from objects where {cond}", args).fetchone()[
+                0
+            ]
             rows = self._db.execute(
                 "select id, properties, created_at, updated_at, archived, archived_at "
                 f"from objects where {cond} order by updated_at, id limit ? offset ?",
@@ -196,9 +214,3 @@ class CrmStore:
             args.append(int(archived))
         with self._lock:
             return self._db.execute(sql, args).fetchone()[0]
-
-    def iter_all(self, object_type: str) -> Iterator[dict]:
-        after = 0
-        while rows := self.page(object_type, after, 1000, False) + []:
-            yield from rows
-            after = rows[-1]["id"]

@@ -1,4 +1,7 @@
-"""Binary integers (COMP / COMP-4 / BINARY / COMP-5): big-endian two's complement on the mainframe."""
+"""Binary integers (COMP / COMP-4 / BINARY / COMP-5).
+
+Big-endian two's complement on the mainframe; little-endian for rehosted COMP-5.
+"""
 
 from __future__ import annotations
 

@@ -10,7 +10,12 @@ import numpy as np
 
 
 def no_value_mask(block: np.ndarray, space: int) -> np.ndarray:
-    first = block[:, :1]
-    uniform = (block == first).all(axis=1)
-    f = first[:, 0]
-    return uniform & ((f == space) | (f == 0x00) | (f == 0xFF))
+    """Rows of `block` that are entirely one filler byte. Only rows whose first byte is a
+    filler are checked in full: on real data that is almost none, so this stays cheap."""
+    first = block[:, 0]
+    mask = (first == space) | (first == 0x00) | (first == 0xFF)
+    rows = np.flatnonzero(mask)
+    if len(rows):
+        sub = block[rows]
+        mask[rows] = (sub == sub[:, :1]).all(axis=1)
+    return mask

@@ -64,7 +64,10 @@ def _numeric(
         empty = np.zeros(len(value), dtype=bool)  # every bit pattern is a binary number
     else:
         value, bad, codes = decode_zoned(
-            block, pic.signed, sign_separate=f.sign_separate, sign_leading=f.sign_leading,
+            block,
+            pic.signed,
+            sign_separate=f.sign_separate,
+            sign_leading=f.sign_leading,
             ebcdic=ebcdic,
         )
         reasons = _reasons(codes, ZONED_REASONS)

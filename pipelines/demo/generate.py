@@ -18,8 +18,13 @@ from pipelines.sources.legacy.feeds import feed_by_name
 
 DEFAULT_AS_OF = date(2026, 10, 30)
 BLOCK = 20_000
-AGEING = (("current", -10**9, 0), ("1_30", 1, 30), ("31_60", 31, 60), ("61_90", 61, 90),
-          ("90_plus", 91, 10**9))
+AGEING = (
+    ("current", -(10**9), 0),
+    ("1_30", 1, 30),
+    ("31_60", 31, 60),
+    ("61_90", 61, 90),
+    ("90_plus", 91, 10**9),
+)
 
 
 def _money(cents: int) -> str:
@@ -37,7 +42,10 @@ def demo_exists(lake: Lake) -> bool:
 
 
 def generate_demo(
-    lake: Lake, customers: int = 3000, seed: int = 42, as_of: date = DEFAULT_AS_OF,
+    lake: Lake,
+    customers: int = 3000,
+    seed: int = 42,
+    as_of: date = DEFAULT_AS_OF,
     progress: Callable[[int], None] | None = None,
 ) -> dict:
     """Generate everything; returns the truth that is also written to `lake.demo_truth`."""
@@ -53,12 +61,15 @@ def generate_demo(
         lake.crm_sandbox_db.unlink()
     store = CrmStore(lake.crm_sandbox_db)
     writers = {
-        "customers": lf.ExtractWriter(feed_by_name("customers"),
-                                      legacy / "customers" / f"ARCUST_D{stamp}.dat", as_of),
-        "open_items": lf.ExtractWriter(feed_by_name("open_items"),
-                                       legacy / "open_items" / f"AROPEN_D{stamp}.dat", as_of),
-        "payments": lf.ExtractWriter(feed_by_name("payments"),
-                                     legacy / "payments" / f"ARPAYM_D{stamp}.dat", as_of),
+        "customers": lf.ExtractWriter(
+            feed_by_name("customers"), legacy / "customers" / f"ARCUST_D{stamp}.dat", as_of
+        ),
+        "open_items": lf.ExtractWriter(
+            feed_by_name("open_items"), legacy / "open_items" / f"AROPEN_D{stamp}.dat", as_of
+        ),
+        "payments": lf.ExtractWriter(
+            feed_by_name("payments"), legacy / "payments" / f"ARPAYM_D{stamp}.dat", as_of
+        ),
     }
     ctr = Counters()
     files = {k: {"records": 0, "quarantined": 0, "with_errors": 0} for k in writers}
@@ -156,19 +167,24 @@ def generate_demo(
     for w in writers.values():
         w.close()
     truth = {
-        "as_of": as_of.isoformat(), "seed": seed, "customers": customers,
+        "as_of": as_of.isoformat(),
+        "seed": seed,
+        "customers": customers,
         "files": files,
         "open_items_count": open_count,
         "open_amount_by_currency": {c: _money(v) for c, v in sorted(open_by_cur.items())},
-        "ageing_by_currency": {c: {b: _money(v) for b, v in a.items()}
-                               for c, a in sorted(ageing.items())},
+        "ageing_by_currency": {
+            c: {b: _money(v) for b, v in a.items()} for c, a in sorted(ageing.items())
+        },
         "documents": docs,
         "payments_by_currency": {c: _money(v) for c, v in sorted(pay_by_cur.items())},
         "credit_limit_total": _money(credit_total),
         "reconciliation": recon,
         "matching": matching,
-        "crm": {t: {"active": store.count(t, False), "archived": store.count(t, True)}
-                for t in ("companies", "contacts", "deals")},
+        "crm": {
+            t: {"active": store.count(t, False), "archived": store.count(t, True)}
+            for t in ("companies", "contacts", "deals")
+        },
     }
     store.close()
     lake.demo_truth.parent.mkdir(parents=True, exist_ok=True)

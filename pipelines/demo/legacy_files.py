@@ -37,12 +37,18 @@ class ExtractWriter:
         rec = encoding.blank_records(1, self.header.size, self.cp)
         self._put(rec, self.header, self.header.fields[0].column, encoding.text(["H"], 1, self.cp))
         file_id = path.stem[:10]
-        self._put(rec, self.header, self.header.fields[1].column,
-                  encoding.text([file_id], 10, self.cp))
-        self._put(rec, self.header, feed.header_extract_date,
-                  encoding.zoned(days_to_ymd(np.array([(as_of - date(1970, 1, 1)).days])), 8))
-        self._put(rec, self.header, self.header.fields[3].column,
-                  encoding.text([system], 10, self.cp))
+        self._put(
+            rec, self.header, self.header.fields[1].column, encoding.text([file_id], 10, self.cp)
+        )
+        self._put(
+            rec,
+            self.header,
+            feed.header_extract_date,
+            encoding.zoned(days_to_ymd(np.array([(as_of - date(1970, 1, 1)).days])), 8),
+        )
+        self._put(
+            rec, self.header, self.header.fields[3].column, encoding.text([system], 10, self.cp)
+        )
         self._out.write(rec.tobytes())
 
     @staticmethod
@@ -71,9 +77,12 @@ class ExtractWriter:
 
     def close(self) -> None:
         rec = encoding.blank_records(1, self.trailer.size, self.cp)
-        self._put(rec, self.trailer, self.trailer.fields[0].column,
-                  encoding.text(["T"], 1, self.cp))
-        self._put(rec, self.trailer, self.feed.trailer_count, encoding.zoned(np.array([self.count]), 9))
+        self._put(
+            rec, self.trailer, self.trailer.fields[0].column, encoding.text(["T"], 1, self.cp)
+        )
+        self._put(
+            rec, self.trailer, self.feed.trailer_count, encoding.zoned(np.array([self.count]), 9)
+        )
         for column, total in self.totals.items():
             size = self.trailer.field(column).size
             self._put(rec, self.trailer, column, encoding.packed(np.array([total]), size))
@@ -86,12 +95,20 @@ def customer_records(w: ExtractWriter, c: dict) -> np.ndarray:
     n = len(c["cust_no"])
     rec = w.records(n)
     w.put(rec, "cm_cust_no", encoding.zoned(c["cust_no"], 8))
-    for col, key, width in (("cm_name", "name", 40), ("cm_street", "street", 35),
-                            ("cm_postcode", "postcode", 10), ("cm_city", "city", 30),
-                            ("cm_country", "country", 2), ("cm_vat_id", "vat", 14),
-                            ("cm_iban", "iban", 34), ("cm_contact", "contact", 35),
-                            ("cm_email", "email", 60), ("cm_currency", "currency", 3),
-                            ("cm_pay_terms", "terms", 4), ("cm_status", "status", 1)):
+    for col, key, width in (
+        ("cm_name", "name", 40),
+        ("cm_street", "street", 35),
+        ("cm_postcode", "postcode", 10),
+        ("cm_city", "city", 30),
+        ("cm_country", "country", 2),
+        ("cm_vat_id", "vat", 14),
+        ("cm_iban", "iban", 34),
+        ("cm_contact", "contact", 35),
+        ("cm_email", "email", 60),
+        ("cm_currency", "currency", 3),
+        ("cm_pay_terms", "terms", 4),
+        ("cm_status", "status", 1),
+    ):
         w.put(rec, col, encoding.text(list(c[key]), width, cp))
     w.put(rec, "cm_credit_limit", encoding.packed(c["credit"], 7))
     w.put(rec, "cm_created", encoding.packed(days_to_cyymmdd(c["created"]), 4))
@@ -141,8 +158,9 @@ def corrupt_packed_nibble(w: ExtractWriter, rec: np.ndarray, rows: np.ndarray, c
     rec[rows, off] = 0xA1
 
 
-def corrupt_date(w: ExtractWriter, rec: np.ndarray, rows: np.ndarray, column: str,
-                 packed: bool) -> None:
+def corrupt_date(
+    w: ExtractWriter, rec: np.ndarray, rows: np.ndarray, column: str, packed: bool
+) -> None:
     """A well-formed number that is not a date (month 13)."""
     off, size = w.field(column)
     if packed:

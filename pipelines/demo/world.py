@@ -116,8 +116,9 @@ def generate_block(
     first = np.array(pools.FIRST_NAMES)[_pick(rng, pools.FIRST_NAMES, n)]
     last = np.array(pools.SURNAMES)[_pick(rng, pools.SURNAMES, n)]
     contact = [f"{f} {s}" for f, s in zip(first, last, strict=True)]
-    domain = [f"{pools.ascii_fold(s).lower()}-{c}.example"
-              for s, c in zip(surname, cust_no, strict=True)]
+    domain = [
+        f"{pools.ascii_fold(s).lower()}-{c}.example" for s, c in zip(surname, cust_no, strict=True)
+    ]
     email = [
         pools.ascii_fold(f"{f}.{s}").lower() + f"@{d}"
         for f, s, d in zip(first, last, domain, strict=True)
@@ -130,10 +131,22 @@ def generate_block(
     status = np.array(["A", "B", "I"])[rng.choice(3, n, p=[0.93, 0.04, 0.03])]
     risk = rng.integers(1, 6, n)
     customers = {
-        "cust_no": cust_no, "name": [nm[:40].rstrip() for nm in name], "street": street, "postcode": postcode,
-        "city": city, "country": country, "vat": vat, "iban": _iban(rng, country),
-        "contact": contact, "email": email, "credit": credit, "currency": currency,
-        "terms": terms, "created": created, "status": status, "risk": risk,
+        "cust_no": cust_no,
+        "name": [nm[:40].rstrip() for nm in name],
+        "street": street,
+        "postcode": postcode,
+        "city": city,
+        "country": country,
+        "vat": vat,
+        "iban": _iban(rng, country),
+        "contact": contact,
+        "email": email,
+        "credit": credit,
+        "currency": currency,
+        "terms": terms,
+        "created": created,
+        "status": status,
+        "risk": risk,
     }
 
     # ---------- CRM companies for customers (85 %) and prospects only the CRM knows
@@ -164,14 +177,19 @@ def generate_block(
         if vat_filled[j]:
             v = vat[c] if j % 3 else f"{vat[c][:2]} {vat[c][2:5]} {vat[c][5:8]} {vat[c][8:]}"
         props = {
-            "name": nm, "domain": domain[c], "city": pools.ascii_fold(city[c]) if fold[j] else city[c],
-            "country": pools.COUNTRY_NAMES[country[c]], "industry": industry[c],
-            "vat_id": v, "erp_customer_number": erp,
-            "createdate": cre_iso[j], "hs_lastmodifieddate": upd_iso[j],
+            "name": nm,
+            "domain": domain[c],
+            "city": pools.ascii_fold(city[c]) if fold[j] else city[c],
+            "country": pools.COUNTRY_NAMES[country[c]],
+            "industry": industry[c],
+            "vat_id": v,
+            "erp_customer_number": erp,
+            "createdate": cre_iso[j],
+            "hs_lastmodifieddate": upd_iso[j],
         }
         comp_rows.append((int(comp_id[j]), props, cre_iso[j], upd_iso[j], False, None))
 
-    n_pros = int(round(n * 0.15))
+    n_pros = round(n * 0.15)
     pros_id = COMPANY_ID_BASE + ctr.company + np.arange(n_pros)
     ctr.company += n_pros
     pros_country = np.array(pools.COUNTRIES)[
@@ -187,16 +205,26 @@ def generate_block(
         cc = pros_country[j]
         props = {
             "name": f"{pools.SURNAMES[rng.integers(len(pools.SURNAMES))]} "
-                    f"{pools.INDUSTRIES[rng.integers(len(pools.INDUSTRIES))]} Interessent",
+            f"{pools.INDUSTRIES[rng.integers(len(pools.INDUSTRIES))]} Interessent",
             "domain": f"prospect-{int(pros_id[j])}.example",
-            "city": pools.CITIES[cc][0], "country": pools.COUNTRY_NAMES[cc],
+            "city": pools.CITIES[cc][0],
+            "country": pools.COUNTRY_NAMES[cc],
             "industry": pools.INDUSTRIES[rng.integers(len(pools.INDUSTRIES))],
             "vat_id": f"ATU{int(rng.integers(10**7, 10**8))}" if pros_vat[j] else "",
-            "erp_customer_number": "", "createdate": pros_iso[j], "hs_lastmodifieddate": pros_iso[j],
+            "erp_customer_number": "",
+            "createdate": pros_iso[j],
+            "hs_lastmodifieddate": pros_iso[j],
         }
-        comp_rows.append((int(pros_id[j]), props, pros_iso[j],
-                          arch_iso[j] if pros_archived[j] else pros_iso[j],
-                          bool(pros_archived[j]), arch_iso[j] if pros_archived[j] else None))
+        comp_rows.append(
+            (
+                int(pros_id[j]),
+                props,
+                pros_iso[j],
+                arch_iso[j] if pros_archived[j] else pros_iso[j],
+                bool(pros_archived[j]),
+                arch_iso[j] if pros_archived[j] else None,
+            )
+        )
 
     # ---------- contacts: the finance contact person plus 0-2 more per company
     contact_rows: list[tuple] = []
@@ -215,10 +243,15 @@ def generate_block(
                 em = pools.ascii_fold(f"{fn}.{ln}").lower() + f".{m}@{domain[c]}"
             archived = bool(m > 0 and rng.random() < 0.05)
             ts = upd_iso[j]
-            props = {"firstname": fn, "lastname": ln, "email": em,
-                     "phone": f"+49 {rng.integers(30, 999)} {rng.integers(100000, 9999999)}",
-                     "jobtitle": pools.JOB_TITLES[rng.integers(len(pools.JOB_TITLES))],
-                     "createdate": cre_iso[j], "lastmodifieddate": ts}
+            props = {
+                "firstname": fn,
+                "lastname": ln,
+                "email": em,
+                "phone": f"+49 {rng.integers(30, 999)} {rng.integers(100000, 9999999)}",
+                "jobtitle": pools.JOB_TITLES[rng.integers(len(pools.JOB_TITLES))],
+                "createdate": cre_iso[j],
+                "lastmodifieddate": ts,
+            }
             contact_rows.append((cid, props, cre_iso[j], ts, archived, ts if archived else None))
             assoc.append(("contacts", cid, "companies", int(comp_id[j])))
 
@@ -234,8 +267,9 @@ def generate_block(
     open_stage = np.array(pools.DEAL_OPEN_STAGES)[_pick(rng, pools.DEAL_OPEN_STAGES, nd)]
     stage = np.where(won, "closedwon", np.where(lost, "closedlost", open_stage))
     amount = rng.integers(50, 2000, nd) * 100 * 100
-    closed_days = np.where(won | lost, as_of_days - rng.integers(30, 500, nd),
-                           as_of_days + rng.integers(1, 270, nd))
+    closed_days = np.where(
+        won | lost, as_of_days - rng.integers(30, 500, nd), as_of_days + rng.integers(1, 270, nd)
+    )
     d_cust = cust_of_comp[d_comp]
     d_cur = currency[d_cust]
     d_archived = lost & (rng.random(nd) < 0.2)
@@ -254,12 +288,24 @@ def generate_block(
         props = {
             "dealname": f"{name[d_cust[j]][:30]} – Rahmenvertrag {j % 7 + 1}",
             "amount": f"{amount[j] // 100}.{amount[j] % 100:02d}",
-            "closedate": close_iso[j], "dealstage": str(stage[j]), "pipeline": "default",
-            "deal_currency_code": str(d_cur[j]), "contract_reference": str(contract[j]),
-            "createdate": d_iso[j], "hs_lastmodifieddate": d_iso[j],
+            "closedate": close_iso[j],
+            "dealstage": str(stage[j]),
+            "pipeline": "default",
+            "deal_currency_code": str(d_cur[j]),
+            "contract_reference": str(contract[j]),
+            "createdate": d_iso[j],
+            "hs_lastmodifieddate": d_iso[j],
         }
-        deal_rows.append((int(d_id[j]), props, d_iso[j], d_iso[j], bool(d_archived[j]),
-                          d_iso[j] if d_archived[j] else None))
+        deal_rows.append(
+            (
+                int(d_id[j]),
+                props,
+                d_iso[j],
+                d_iso[j],
+                bool(d_archived[j]),
+                d_iso[j] if d_archived[j] else None,
+            )
+        )
         assoc.append(("deals", int(d_id[j]), "companies", int(comp_id[d_comp[j]])))
 
     # contract invoices: split the invoiced total into 1-4 instalments
@@ -305,15 +351,26 @@ def generate_block(
     paid = np.where(item_cn, np.where(cn_cleared, item_amount, 0), paid).astype(np.int64)
     open_amt = item_amount - paid
     days_over = as_of_days - due
-    dunning = np.where((open_amt > 0) & (days_over > 60), 3,
-                       np.where((open_amt > 0) & (days_over > 30), 2,
-                                np.where((open_amt > 0) & (days_over > 14), 1, 0)))
+    dunning = np.where(
+        (open_amt > 0) & (days_over > 60),
+        3,
+        np.where(
+            (open_amt > 0) & (days_over > 30), 2, np.where((open_amt > 0) & (days_over > 14), 1, 0)
+        ),
+    )
     items = {
-        "doc_no": [f"{'GS' if cn else 'RE'}{d:08d}" for cn, d in zip(item_cn, doc_no_num,
-                                                                    strict=True)],
-        "cust_no": cust_no[item_cust], "doc_type": np.where(item_cn, "GS", "RE"),
-        "doc_date": doc_date, "due": due, "amount": item_amount, "open": open_amt,
-        "currency": currency[item_cust], "contract": item_contract, "dunning": dunning,
+        "doc_no": [
+            f"{'GS' if cn else 'RE'}{d:08d}" for cn, d in zip(item_cn, doc_no_num, strict=True)
+        ],
+        "cust_no": cust_no[item_cust],
+        "doc_type": np.where(item_cn, "GS", "RE"),
+        "doc_date": doc_date,
+        "due": due,
+        "amount": item_amount,
+        "open": open_amt,
+        "currency": currency[item_cust],
+        "contract": item_contract,
+        "dunning": dunning,
         "text": np.array(pools.ITEM_TEXTS)[_pick(rng, pools.ITEM_TEXTS, ni)],
         "is_contract": np.concatenate([np.ones(len(ci_cust), bool), np.zeros(no, bool)]),
     }
@@ -329,17 +386,23 @@ def generate_block(
         "payment_id": [f"Z{ctr.payment + i:011d}" for i in range(npay)],
         "cust_no": cust_no[item_cust[p_item]],
         "doc_no": [items["doc_no"][i] for i in p_item],
-        "value_date": value_date, "amount": paid[p_item],
-        "currency": currency[item_cust[p_item]], "method": method,
+        "value_date": value_date,
+        "amount": paid[p_item],
+        "currency": currency[item_cust[p_item]],
+        "method": method,
     }
     ctr.payment += npay
 
     block = Block(customers, items, payments, comp_rows, contact_rows, deal_rows, assoc)
     block.truth = {
-        "in_crm": in_crm, "erp_ok": erp_filled & ~erp_typo, "vat_ok": vat_filled,
-        "erp_filled": erp_filled, "cust_of_comp": cust_of_comp,
+        "in_crm": in_crm,
+        "erp_ok": erp_filled & ~erp_typo,
+        "vat_ok": vat_filled,
+        "erp_filled": erp_filled,
+        "cust_of_comp": cust_of_comp,
         "n_prospects_active": int((~pros_archived).sum()),
         "n_prospects_archived": int(pros_archived.sum()),
-        "recon": recon[won & ~d_archived], "won_total": int(won.sum()),
+        "recon": recon[won & ~d_archived],
+        "won_total": int(won.sum()),
     }
     return block

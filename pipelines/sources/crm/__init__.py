@@ -56,8 +56,10 @@ def crm_source(base_url: str = dlt.config.value, token: str = dlt.secrets.value)
         """Associations for objects that came from search (which does not return them)."""
         out: dict[str, str | None] = {}
         for i in range(0, len(ids), 100):
-            resp = client.post(f"/crm/v4/associations/{object_type}/companies/batch/read",
-                               json={"inputs": [{"id": x} for x in ids[i : i + 100]]})
+            resp = client.post(
+                f"/crm/v4/associations/{object_type}/companies/batch/read",
+                json={"inputs": [{"id": x} for x in ids[i : i + 100]]},
+            )
             resp.raise_for_status()
             for r in resp.json()["results"]:
                 if r["to"]:
@@ -65,14 +67,22 @@ def crm_source(base_url: str = dlt.config.value, token: str = dlt.secrets.value)
         return out
 
     def list_pages(object_type: str, archived: bool) -> Iterator[list[dict]]:
-        params = {"limit": settings.PAGE_LIMIT, "archived": str(archived).lower(),
-                  "properties": ",".join(settings.PROPERTIES[object_type])}
+        params = {
+            "limit": settings.PAGE_LIMIT,
+            "archived": str(archived).lower(),
+            "properties": ",".join(settings.PROPERTIES[object_type]),
+        }
         if object_type in settings.ASSOCIATED_COMPANY:
             params["associations"] = "companies"
-        paginator = JSONResponseCursorPaginator(cursor_path="paging.next.after",
-                                                cursor_param="after")
-        yield from client.paginate(f"/crm/v3/objects/{object_type}", params=params,
-                                   paginator=paginator, data_selector="results")
+        paginator = JSONResponseCursorPaginator(
+            cursor_path="paging.next.after", cursor_param="after"
+        )
+        yield from client.paginate(
+            f"/crm/v3/objects/{object_type}",
+            params=params,
+            paginator=paginator,
+            data_selector="results",
+        )
 
     def search_pages(object_type: str, since: str) -> Iterator[list[dict]]:
         """Everything modified at or after `since`, windowed below the search cap."""
@@ -83,11 +93,14 @@ def crm_source(base_url: str = dlt.config.value, token: str = dlt.secrets.value)
             last_ts = low
             after: str | None = None
             while True:
-                body = {"filterGroups": [{"filters": [
-                            {"propertyName": prop, "operator": "GTE", "value": low}]}],
-                        "sorts": [{"propertyName": prop, "direction": "ASCENDING"}],
-                        "properties": list(settings.PROPERTIES[object_type]),
-                        "limit": settings.SEARCH_LIMIT}
+                body = {
+                    "filterGroups": [
+                        {"filters": [{"propertyName": prop, "operator": "GTE", "value": low}]}
+                    ],
+                    "sorts": [{"propertyName": prop, "direction": "ASCENDING"}],
+                    "properties": list(settings.PROPERTIES[object_type]),
+                    "limit": settings.SEARCH_LIMIT,
+                }
                 if after:
                     body["after"] = after
                 resp = client.post(f"/crm/v3/objects/{object_type}/search", json=body)
@@ -104,13 +117,19 @@ def crm_source(base_url: str = dlt.config.value, token: str = dlt.secrets.value)
                 if seen + settings.SEARCH_LIMIT > settings.SEARCH_CAP:
                     break
             if last_ts == low:
-                raise RuntimeError(f"more than {settings.SEARCH_CAP} {object_type} share the "
-                                   f"modification time {low}; cannot window the search")
+                raise RuntimeError(
+                    f"more than {settings.SEARCH_CAP} {object_type} share the "
+                    f"modification time {low}; cannot window the search"
+                )
             low = last_ts  # restart the window; GTE repeats the boundary rows, upsert dedups
 
-    def make_resource(object_type: str):  # noqa: ANN202
-        @dlt.resource(name=object_type, table_format="delta", primary_key="id",
-                      write_disposition={"disposition": "merge", "strategy": "upsert"})
+    def make_resource(object_type: str):
+        @dlt.resource(
+            name=object_type,
+            table_format="delta",
+            primary_key="id",
+            write_disposition={"disposition": "merge", "strategy": "upsert"},
+        )
         def objects() -> Iterator[pa.Table]:
             state = dlt.current.resource_state()
             cursor = state.get("cursor")
@@ -143,8 +162,11 @@ def crm_source(base_url: str = dlt.config.value, token: str = dlt.secrets.value)
                 companies.clear()
                 return table
 
-            pages = list_pages(object_type, False) if cursor is None else \
-                search_pages(object_type, cursor)
+            pages = (
+                list_pages(object_type, False)
+                if cursor is None
+                else search_pages(object_type, cursor)
+            )
             for page in pages:
                 if object_type in settings.ASSOCIATED_COMPANY:
                     if cursor is None:

@@ -54,16 +54,21 @@ def _hints(table: str, key: tuple[str, ...]) -> dict:
 
 
 def _log_row(file: LandingFile, report: FileReport) -> pa.Table:
-    return pa.table({
-        "source_file": [file.name], "fingerprint": [file.fingerprint], "feed": [file.feed.name],
-        "status": [report.status], "records_read": [report.records_read],
-        "records_landed": [report.records_landed],
-        "records_quarantined": [report.records_quarantined],
-        "records_with_errors": [report.records_with_errors],
-        "extract_date": pa.array([report.extract_date], type=pa.date32()),
-        "reason": pa.array([report.reason], type=pa.string()),
-        "processed_at": pa.array([datetime.now(UTC)], type=pa.timestamp("us", tz="UTC")),
-    })
+    return pa.table(
+        {
+            "source_file": [file.name],
+            "fingerprint": [file.fingerprint],
+            "feed": [file.feed.name],
+            "status": [report.status],
+            "records_read": [report.records_read],
+            "records_landed": [report.records_landed],
+            "records_quarantined": [report.records_quarantined],
+            "records_with_errors": [report.records_with_errors],
+            "extract_date": pa.array([report.extract_date], type=pa.date32()),
+            "reason": pa.array([report.reason], type=pa.string()),
+            "processed_at": pa.array([datetime.now(UTC)], type=pa.timestamp("us", tz="UTC")),
+        }
+    )
 
 
 @dlt.source(name="legacy", max_table_nesting=0)
@@ -79,17 +84,23 @@ def legacy_source(file: LandingFile, copybook_text: str, report: FileReport | No
         try:
             for kind, table in lf.batches():
                 if kind == "data":
-                    yield dlt.mark.with_hints(table, _hints(file.feed.name, file.feed.primary_key),
-                                              create_table_variant=True)
+                    yield dlt.mark.with_hints(
+                        table,
+                        _hints(file.feed.name, file.feed.primary_key),
+                        create_table_variant=True,
+                    )
                 else:
                     yield dlt.mark.with_hints(
-                        table, _hints(QUARANTINE, ("source_file", "record_number")),
-                        create_table_variant=True)
+                        table,
+                        _hints(QUARANTINE, ("source_file", "record_number")),
+                        create_table_variant=True,
+                    )
         except FileFault as fault:
             lf.report.status = "rejected"
             lf.report.reason = str(fault)
             lf.report.records_landed = lf.report.records_quarantined = 0
-        yield dlt.mark.with_hints(_log_row(file, lf.report), _hints(FILE_LOG, ("source_file",)),
-                                  create_table_variant=True)
+        yield dlt.mark.with_hints(
+            _log_row(file, lf.report), _hints(FILE_LOG, ("source_file",)), create_table_variant=True
+        )
 
     return legacy_file

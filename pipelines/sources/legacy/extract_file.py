@@ -66,9 +66,7 @@ class LegacyFile:
         self.record_length = max(self.detail.size, self.header.size, self.trailer.size)
         self.opts = DecodeOptions(codepage=feed.codepage, dates=feed.dates)
         cp = codec_name(feed.codepage)
-        self.type_bytes = {
-            kind: code.encode(cp)[0] for code, kind in feed.record_types.items()
-        }
+        self.type_bytes = {kind: code.encode(cp)[0] for code, kind in feed.record_types.items()}
         self.report = FileReport(file=name, feed=feed.name)
 
     # ---------- pass 1
@@ -84,7 +82,9 @@ class LegacyFile:
         key_fields = [self.detail.field(c) for c in feed.primary_key]
         keys: list[np.ndarray] = []
         numbers: list[np.ndarray] = []
-        detail_b, header_b, trailer_b = (self.type_bytes[k] for k in ("detail", "header", "trailer"))
+        detail_b, header_b, trailer_b = (
+            self.type_bytes[k] for k in ("detail", "header", "trailer")
+        )
         for chunk in iter_chunks(self.url, self.record_length):
             kinds = self._kinds(chunk)
             nums = chunk.first_record + np.arange(len(kinds))
@@ -103,18 +103,28 @@ class LegacyFile:
                 if len(at) == 0:
                     continue
                 expected = 1 if which == "header" else None
-                if which == "header" and (header is not None or nums[at[0]] != expected or len(at) > 1):
-                    raise FileFault(f"{self.name}: header record at record {nums[at[-1]]}; "
-                                    "exactly one header, as record 1, is expected")
-                if which == "trailer" and (trailer is not None or len(at) > 1 or at[0] != len(kinds) - 1):
-                    raise FileFault(f"{self.name}: trailer record at record {nums[at[0]]} "
-                                    "is not the last record of the file")
+                if which == "header" and (
+                    header is not None or nums[at[0]] != expected or len(at) > 1
+                ):
+                    raise FileFault(
+                        f"{self.name}: header record at record {nums[at[-1]]}; "
+                        "exactly one header, as record 1, is expected"
+                    )
+                if which == "trailer" and (
+                    trailer is not None or len(at) > 1 or at[0] != len(kinds) - 1
+                ):
+                    raise FileFault(
+                        f"{self.name}: trailer record at record {nums[at[0]]} "
+                        "is not the last record of the file"
+                    )
                 layout = self.header if which == "header" else self.trailer
                 table, faults = decode_chunk(chunk.records[at[:1]], layout, self.opts)
                 if faults:
                     f = faults[0]
-                    raise FileFault(f"{self.name}: {which} record field {f.field.name} "
-                                    f"does not decode: {f.reasons[0]}")
+                    raise FileFault(
+                        f"{self.name}: {which} record field {f.field.name} "
+                        f"does not decode: {f.reasons[0]}"
+                    )
                 if which == "header":
                     header = table
                 else:
@@ -124,8 +134,9 @@ class LegacyFile:
                 continue
             recs = chunk.records[detail]
             count += len(detail)
-            sub = RecordLayout(self.detail.name, self.detail.size,
-                               [self.detail.field(c) for c in sums])
+            sub = RecordLayout(
+                self.detail.name, self.detail.size, [self.detail.field(c) for c in sums]
+            )
             table, faults = decode_chunk(recs, sub, self.opts)
             for f in faults:
                 i = int(np.argmax(f.bad))
@@ -137,26 +148,34 @@ class LegacyFile:
             for col in sums:
                 total = pa.compute.sum(table[col]).as_py()
                 sums[col] += total if total is not None else Decimal(0)
-            keys.append(np.ascontiguousarray(
-                np.concatenate([recs[:, k.offset : k.offset + k.size] for k in key_fields], axis=1)
-            ))
+            keys.append(
+                np.ascontiguousarray(
+                    np.concatenate(
+                        [recs[:, k.offset : k.offset + k.size] for k in key_fields], axis=1
+                    )
+                )
+            )
             numbers.append(nums[detail])
         if header is None:
-            raise FileFault(f"{self.name}: no header record (type "
-                            f"{self.feed.record_types and 'H'}) at record 1")
+            raise FileFault(
+                f"{self.name}: no header record (type {self.feed.record_types and 'H'}) at record 1"
+            )
         if trailer is None:
             raise FileFault(f"{self.name}: no trailer record: the file is incomplete")
         expected_count = trailer[feed.trailer_count][0].as_py()
         if expected_count != count:
-            raise FileFault(f"{self.name}: trailer says {expected_count} detail records, "
-                            f"the file holds {count}")
+            raise FileFault(
+                f"{self.name}: trailer says {expected_count} detail records, the file holds {count}"
+            )
         for ct in feed.control_totals:
             expected = trailer[ct.trailer_column][0].as_py()
             got = sums[ct.detail_column]
             self.report.control[ct.trailer_column] = str(expected)
             if expected != got:
-                raise FileFault(f"{self.name}: hash total {ct.trailer_column} is {expected}, "
-                                f"the sum of {ct.detail_column} over the records is {got}")
+                raise FileFault(
+                    f"{self.name}: hash total {ct.trailer_column} is {expected}, "
+                    f"the sum of {ct.detail_column} over the records is {got}"
+                )
         return _Verified(header, trailer, count, self._duplicates(keys, numbers))
 
     @staticmethod
@@ -195,8 +214,11 @@ class LegacyFile:
             for f in faults:
                 if f.field.column in required:
                     quarantine |= f.bad
-            dup_first = np.array([v.duplicate_of.get(int(n), 0) for n in nums]) if v.duplicate_of \
+            dup_first = (
+                np.array([v.duplicate_of.get(int(n), 0) for n in nums])
+                if v.duplicate_of
                 else np.zeros(len(nums), dtype=np.int64)
+            )
             quarantine |= dup_first > 0
             errors = self._errors(faults, recs, len(detail), dup_first)
             self.report.records_read += len(detail)
@@ -234,13 +256,23 @@ class LegacyFile:
         out: list[list[dict] | None] = [None] * n
         for f in faults:
             for i in np.flatnonzero(f.bad):
-                raw = recs[i, f.field.offset : f.field.offset + f.field.size].tobytes().hex().upper()
-                entry = {"field": f.field.name, "offset": f.field.offset, "raw_hex": raw,
-                         "reason": str(f.reasons[i])}
+                raw = (
+                    recs[i, f.field.offset : f.field.offset + f.field.size].tobytes().hex().upper()
+                )
+                entry = {
+                    "field": f.field.name,
+                    "offset": f.field.offset,
+                    "raw_hex": raw,
+                    "reason": str(f.reasons[i]),
+                }
                 out[i] = [*(out[i] or []), entry]
         for i in np.flatnonzero(dup_first):
-            entry = {"field": ",".join(self.feed.primary_key).upper(), "offset": None,
-                     "raw_hex": None, "reason": f"duplicate key: first at record {dup_first[i]}"}
+            entry = {
+                "field": ",".join(self.feed.primary_key).upper(),
+                "offset": None,
+                "raw_hex": None,
+                "reason": f"duplicate key: first at record {dup_first[i]}",
+            }
             out[i] = [*(out[i] or []), entry]
         return out
 
@@ -249,17 +281,20 @@ class LegacyFile:
     ) -> pa.Table:
         idx = np.flatnonzero(mask)
         errs = [errors[i] or [] for i in idx]
-        return pa.table({
-            "source_file": pa.array([self.name] * len(idx), type=pa.string()),
-            "feed": pa.array([self.feed.name] * len(idx), type=pa.string()),
-            "record_number": pa.array(nums[idx], type=pa.int64()),
-            "byte_offset": pa.array((nums[idx] - 1) * self.record_length, type=pa.int64()),
-            "fields": pa.array([",".join(e["field"] for e in es) for es in errs]),
-            "reason": pa.array(["; ".join(f"{e['field']}: {e['reason']}" for e in es)
-                                for es in errs]),
-            "errors": pa.array([json.dumps(es) for es in errs]),
-            "raw_record_hex": pa.array([recs[i].tobytes().hex().upper() for i in idx]),
-        })
+        return pa.table(
+            {
+                "source_file": pa.array([self.name] * len(idx), type=pa.string()),
+                "feed": pa.array([self.feed.name] * len(idx), type=pa.string()),
+                "record_number": pa.array(nums[idx], type=pa.int64()),
+                "byte_offset": pa.array((nums[idx] - 1) * self.record_length, type=pa.int64()),
+                "fields": pa.array([",".join(e["field"] for e in es) for es in errs]),
+                "reason": pa.array(
+                    ["; ".join(f"{e['field']}: {e['reason']}" for e in es) for es in errs]
+                ),
+                "errors": pa.array([json.dumps(es) for es in errs]),
+                "raw_record_hex": pa.array([recs[i].tobytes().hex().upper() for i in idx]),
+            }
+        )
 
 
 __all__ = ["FileFault", "FileReport", "LegacyFile"]

@@ -25,7 +25,9 @@ class Chunk:
     records: np.ndarray  # (n, record_length) uint8
 
 
-def iter_chunks(url: str, record_length: int, chunk_records: int = CHUNK_RECORDS) -> Iterator[Chunk]:
+def iter_chunks(
+    url: str, record_length: int, chunk_records: int = CHUNK_RECORDS
+) -> Iterator[Chunk]:
     fs, path = fsspec.core.url_to_fs(url)
     size = fs.size(path)
     if size % record_length:

@@ -1,0 +1,177 @@
+"""`make bench`: decoder throughput against a tuned pure-Python baseline, in one run.
+
+Prints MB/s and records/s of the vectorised engine (file → Arrow, one process) and of a
+per-record Python decoder written the fast way (struct slices, bytes.hex for packed, one
+codec call per field), and their ratio. `--pipeline N` also times `ledgerbridge run` on a
+fresh N-customer demo lake (wall time and peak memory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+
+from pipelines.demo import legacy_files as lf
+from pipelines.demo import pools
+from pipelines.demo.world import to_days
+from pipelines.sources.legacy.extract_file import LegacyFile
+from pipelines.sources.legacy.feeds import feed_by_name
+
+AS_OF = date(2026, 10, 30)
+
+
+def write_open_items(path: Path, records: int, seed: int = 1) -> None:
+    """A cp273 open-item extract of `records` detail records (the demo's 120-byte layout)."""
+    rng = np.random.default_rng(seed)
+    writer = lf.ExtractWriter(feed_by_name("open_items"), path, AS_OF)
+    block = 100_000
+    for start in range(0, records, block):
+        n = min(block, records - start)
+        doc = to_days(AS_OF) - rng.integers(0, 500, n)
+        amount = rng.integers(-50_000, 5_000_000, n)
+        items = {
+            "doc_no": [f"RE{start + i:08d}" for i in range(n)],
+            "cust_no": rng.integers(10_000_001, 11_000_000, n),
+            "doc_type": np.where(amount < 0, "GS", "RE"),
+            "doc_date": doc,
+            "due": doc + 30,
+            "amount": amount,
+            "open": np.where(rng.random(n) < 0.4, amount, 0),
+            "currency": np.array(["EUR", "CHF", "USD"])[rng.integers(0, 3, n)],
+            "contract": np.full(n, "", dtype=object),
+            "dunning": rng.integers(0, 4, n),
+            "text": np.array(pools.ITEM_TEXTS)[rng.integers(0, len(pools.ITEM_TEXTS), n)],
+        }
+        writer.write(
+            lf.item_records(writer, items),
+            {"oi_amount": items["amount"], "oi_open_amount": items["open"]},
+        )
+    writer.close()
+
+
+def engine_decode(path: Path) -> int:
+    feed = feed_by_name("open_items")
+    text = (lf.COPYBOOK_DIR / feed.copybook).read_text()
+    f = LegacyFile(str(path), path.name, feed, text)
+    rows = sum(t.num_rows for kind, t in f.batches() if kind == "data")
+    return rows
+
+
+def _packed(raw: bytes, scale: int) -> Decimal:
+    h = raw.hex()
+    value = int(h[:-1])
+    return Decimal(-value if h[-1] in "bd" else value).scaleb(-scale)
+
+
+def baseline_decode(path: Path, limit: int) -> int:
+    """The tuned per-record baseline: every field of every detail record, exact types."""
+    data = path.read_bytes()
+    size = 120
+    out = 0
+    for off in range(size, min(len(data) - size, (limit + 1) * size), size):
+        r = data[off : off + size]
+        row = (
+            r[1:11].decode("cp273").rstrip(),
+            int(r[11:19].decode("cp273")),
+            r[19:21].decode("cp273"),
+            int(r[21:29].decode("cp273")),
+            int(r[29:33].hex()[:-1]),
+            _packed(r[33:40], 2),
+            _packed(r[40:47], 2),
+            r[47:50].decode("cp273"),
+            r[50:62].decode("cp273").rstrip(),
+            int(r[62:63].decode("cp273")),
+            r[63:103].decode("cp273").rstrip(),
+        )
+        out += row is not None
+    return out
+
+
+def _median_rate(fn, nbytes: int, repeats: int) -> tuple[float, float]:  # noqa: ANN001
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    med = statistics.median(times)
+    return nbytes / med / 1e6, med
+
+
+def bench_decoder(records: int, repeats: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "AROPEN_BENCH.dat"
+        write_open_items(path, records)
+        size = path.stat().st_size
+        engine_mbs, engine_s = _median_rate(lambda: engine_decode(path), size, repeats)
+        sample = min(records, 200_000)
+        base_mbs, base_s = _median_rate(
+            lambda: baseline_decode(path, sample), sample * 120, repeats
+        )
+    print(
+        f"decoder benchmark: {records:,} records x 120 B cp273 ({size / 1e6:,.0f} MB), "
+        f"median of {repeats}"
+    )
+    print(
+        f"  engine (vectorised, 1 process, file -> Arrow): {engine_mbs:8.1f} MB/s "
+        f"{records / engine_s:12,.0f} rec/s"
+    )
+    print(
+        f"  baseline (tuned per-record Python, exact):    {base_mbs:8.1f} MB/s "
+        f"{sample / base_s:12,.0f} rec/s"
+    )
+    print(f"  ratio engine / baseline: {engine_mbs / base_mbs:.1f}x")
+    print(
+        f"  peak memory (this process): "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB"
+    )
+
+
+def bench_pipeline(customers: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        lake = Path(tmp) / "lake"
+        cmd = [sys.executable, "-m", "pipelines.cli", "--lake", str(lake)]
+        t = time.perf_counter()
+        subprocess.run(
+            [*cmd, "demo", "--customers", str(customers)], check=True, capture_output=True
+        )
+        gen = time.perf_counter() - t
+        t = time.perf_counter()
+        proc = subprocess.run([*cmd, "run"], check=True, capture_output=True, text=True)
+        wall = time.perf_counter() - t
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(proc.stdout)
+    print(
+        f"pipeline benchmark: {customers:,} customers — demo generation {gen:,.1f} s; "
+        f"`ledgerbridge run` {wall:,.1f} s wall; peak memory of any child {peak:,.0f} MiB"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--pipeline",
+        type=int,
+        default=0,
+        metavar="CUSTOMERS",
+        help="also time the whole flow on a demo of this many customers",
+    )
+    args = parser.parse_args()
+    bench_decoder(args.records, args.repeats)
+    if args.pipeline:
+        bench_pipeline(args.pipeline)
+
+
+if __name__ == "__main__":
+    main()
