@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")  # dlt's own logger: problems only
-
 import json
 import resource
 import secrets
@@ -85,9 +81,17 @@ def _progress() -> Progress:
     default=None,
     help="Extract date of the demo files (default 2026-10-30).",
 )
+@click.option("--fresh", is_flag=True, help="Wipe the lake first if it already holds data.")
 @click.pass_obj
-def demo(obj: Context, customers: int | None, seed: int | None, as_of: object) -> None:
+def demo(obj: Context, customers: int | None, seed: int | None, as_of: object, fresh: bool) -> None:
     """Generate the demo legacy extracts and CRM sandbox data (and their ground truth)."""
+    if obj.lake.holds_data():
+        if not fresh:
+            raise click.UsageError(
+                f"lake {obj.lake.root} already holds data; a new demo would mix with it. "
+                "Use --fresh to wipe the lake first, or --lake for another one."
+            )
+        obj.lake.wipe()
     _demo(obj, customers, seed, as_of.date() if as_of else None)
 
 

@@ -26,9 +26,7 @@ class ExtractResult:
 
 
 def _pipeline(lake: Lake, source: str) -> dlt.Pipeline:
-    os.environ.setdefault("RUNTIME__LOG_LEVEL", "WARNING")
     # dlt keeps its working state in the lake, so two lakes never share state
-    os.environ["DATA_WRITER__DISABLE_COMPRESSION"] = "false"
     return dlt.pipeline(
         pipeline_name=f"ledgerbridge_{source}",
         destination=dlt.destinations.filesystem(bucket_url=lake.bronze.as_uri()),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -75,6 +76,24 @@ class Lake:
 
     def bronze_table(self, source: str, table: str) -> Path:
         return self.bronze / source / table
+
+    def holds_data(self) -> bool:
+        return any(p.exists() for p in (self.landing, self.bronze, self.warehouse, self.gold))
+
+    def wipe(self) -> None:
+        """Remove the data a run wrote; the run logs stay (they are the record of what ran)."""
+        for p in (
+            self.landing,
+            self.bronze,
+            self.gold,
+            self.state,
+            self.logs,
+            self.demo_truth.parent,
+        ):
+            if p.exists():
+                shutil.rmtree(p)
+        for f in (self.warehouse, self.warehouse.with_suffix(".duckdb.wal")):
+            f.unlink(missing_ok=True)
 
     def ensure(self) -> Lake:
         for p in (self.landing, self.bronze, self.gold, self.state, self.logs):

@@ -102,10 +102,7 @@ class LegacyFile:
                 at = np.flatnonzero(kinds == kind)
                 if len(at) == 0:
                     continue
-                expected = 1 if which == "header" else None
-                if which == "header" and (
-                    header is not None or nums[at[0]] != expected or len(at) > 1
-                ):
+                if which == "header" and (header is not None or nums[at[0]] != 1 or len(at) > 1):
                     raise FileFault(
                         f"{self.name}: header record at record {nums[at[-1]]}; "
                         "exactly one header, as record 1, is expected"
@@ -157,9 +154,7 @@ class LegacyFile:
             )
             numbers.append(nums[detail])
         if header is None:
-            raise FileFault(
-                f"{self.name}: no header record (type {self.feed.record_types and 'H'}) at record 1"
-            )
+            raise FileFault(f"{self.name}: no header record at record 1")
         if trailer is None:
             raise FileFault(f"{self.name}: no trailer record: the file is incomplete")
         expected_count = trailer[feed.trailer_count][0].as_py()
