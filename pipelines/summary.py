@@ -117,6 +117,68 @@ def print_summary(
         f"Warehouse: {lake.warehouse}"
     )
     console.print(
+        f"Query it: [cyan].venv/bin/ledgerbridge --lake {lake.root} sql "
+        '"select * from marts.customer_financial_status limit 10"[/] '
+        "(or open the warehouse read-only with any DuckDB client)"
+    )
+    return f
+
+
+def print_summary(
+    lake: Lake,
+    extract: ExtractResult | None,
+    seconds: float,
+    peak_mb: float,
+    console: Console | None = None,
+) -> RunFigures:
+    console = console or Console()
+    f = collect(lake)
+    console.rule("[bold]ledgerbridge run summary")
+    files = Table(title="Legacy files (records read = landed + quarantined)", title_justify="left")
+    for col in ("file", "status", "read", "landed", "quarantined", "with errors", "balanced"):
+        files.add_column(col, justify="right" if col not in ("file", "status") else "left")
+    for name, status, read, landed, quar, errs, reason in f.files:
+        ok = "yes" if read == landed + quar else "NO"
+        files.add_row(
+            name,
+            status if not reason else f"{status}: {reason[:60]}",
+            f"{read:,}",
+            f"{landed:,}",
+            f"{quar:,}",
+            f"{errs:,}",
+            ok,
+        )
+    console.print(files)
+    if extract is not None:
+        console.print(
+            f"New legacy files this run: {len(extract.files)}, "
+            f"already processed: {extract.skipped_files}; "
+            f"CRM rows extracted this run: {sum(extract.crm_rows.values()):,}"
+        )
+    rows = Table(title="Tables (rows)", title_justify="left")
+    rows.add_column("table")
+    rows.add_column("rows", justify="right")
+    for name, n in f.tables.items():
+        rows.add_row(name, f"{n:,}")
+    console.print(rows)
+    console.print(
+        "[bold]Customer matching:[/] " + ", ".join(f"{k}: {v:,}" for k, v in f.matching.items())
+    )
+    console.print(
+        "[bold]Contract reconciliation:[/] "
+        + ", ".join(
+            f"{s}: {n:,} ({d:+,.2f})" if d else f"{s}: {n:,}" for s, n, d in f.reconciliation
+        )
+    )
+    console.print(
+        f"[bold]Open AR:[/] EUR {f.open_eur}, of which overdue EUR {f.overdue_eur}; "
+        f"quarantined legacy records: {f.quarantined:,}"
+    )
+    console.print(
+        f"[bold]Took[/] {seconds:,.1f} s, peak memory {peak_mb:,.0f} MiB. "
+        f"Warehouse: {lake.warehouse}"
+    )
+    console.print(
         'Query it: [cyan]ledgerbridge sql "select * from marts.ar_aging limit 10"[/] '
         f"or [cyan]duckdb -readonly {lake.warehouse}[/]"
     )
