@@ -14,14 +14,13 @@ from pathlib import Path
 import click
 import structlog
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from pipelines.config import Settings, load_settings
 from pipelines.lake import Lake, LakeLocationError
 from pipelines.logs import configure_logging, new_run_id
+from pipelines.progress import console, count_bar
 
 log = structlog.get_logger("ledgerbridge")
-console = Console(stderr=True)
 
 
 class Context:
@@ -60,18 +59,6 @@ def cli(ctx: click.Context, lake_url: str | None, log_json: bool) -> None:
     ctx.obj = Context(settings, lake, run_id)
 
 
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    )
-
-
 @cli.command()
 @click.option("--customers", type=int, default=None, help="Customers to generate.")
 @click.option("--seed", type=int, default=None, help="Random seed (same seed, same lake).")
@@ -99,7 +86,7 @@ def _demo(obj: Context, customers: int | None, seed: int | None, as_of: date | N
     from pipelines.demo.generate import DEFAULT_AS_OF, generate_demo
 
     n = customers or obj.settings.demo_customers
-    with _progress() as progress:
+    with count_bar() as progress:
         task = progress.add_task("generating demo customers", total=n)
         truth = generate_demo(
             obj.lake,

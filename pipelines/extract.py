@@ -11,6 +11,7 @@ from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
 from pipelines.lake import Lake
+from pipelines.progress import bytes_bar
 from pipelines.sources.crm import crm_source
 from pipelines.sources.legacy import FILE_LOG, LandingFile, legacy_source, list_landing_files
 from pipelines.sources.legacy.extract_file import FileReport
@@ -53,23 +54,25 @@ def extract_legacy(lake: Lake) -> ExtractResult:
     files: list[LandingFile] = list_landing_files(lake.legacy_landing.as_uri())
     pipeline = _pipeline(lake, "legacy")
     copybooks = lake.legacy_landing / "copybooks"
-    for f in files:
-        if (f.name, f.fingerprint) in done:
-            result.skipped_files += 1
-            continue
-        report = FileReport(file=f.name, feed=f.feed.name)
-        text = (copybooks / f.feed.copybook).read_text(encoding="utf-8")
-        pipeline.run(legacy_source(f, text, report))
-        log.info(
-            "legacy_file",
-            file=f.name,
-            status=report.status,
-            read=report.records_read,
-            landed=report.records_landed,
-            quarantined=report.records_quarantined,
-            reason=report.reason,
-        )
-        result.files.append(report)
+    new = [f for f in files if (f.name, f.fingerprint) not in done]
+    result.skipped_files = len(files) - len(new)
+    with bytes_bar() as bar:
+        task = bar.add_task("decoding legacy files", total=sum(f.size for f in new))
+        for f in new:
+            report = FileReport(file=f.name, feed=f.feed.name)
+            text = (copybooks / f.feed.copybook).read_text(encoding="utf-8")
+            bar.update(task, description=f"decoding {f.name}")
+            pipeline.run(legacy_source(f, text, report, lambda n: bar.advance(task, n)))
+            log.info(
+                "legacy_file",
+                file=f.name,
+                status=report.status,
+                read=report.records_read,
+                landed=report.records_landed,
+                quarantined=report.records_quarantined,
+                reason=report.reason,
+            )
+            result.files.append(report)
     return result
 
 

@@ -64,7 +64,7 @@ def configure_logging(
                 foreign_pre_chain=shared,
             )
         )
-        file_handler.setLevel("DEBUG")
+        file_handler.setLevel("INFO")
         root.addHandler(file_handler)
     root.setLevel("DEBUG")
     # third-party chatter stays out of the console unless it is a problem

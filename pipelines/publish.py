@@ -7,6 +7,8 @@ by Delta's versions).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pyarrow as pa
 import structlog
 from deltalake import write_deltalake
@@ -27,16 +29,31 @@ GOLD_MARTS = (
 )
 
 
+def _counting(reader: pa.RecordBatchReader, counter: list[int]) -> pa.RecordBatchReader:
+    def batches() -> Iterator[pa.RecordBatch]:
+        for batch in reader:
+            counter[0] += batch.num_rows
+            yield batch
+
+    return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+
 def publish_gold(lake: Lake) -> dict[str, int]:
+    """Stream each mart batch by batch into its gold Delta table (memory stays flat)."""
     counts: dict[str, int] = {}
     con = connect(lake.warehouse, read_only=True)
     try:
         for mart in GOLD_MARTS:
+            rows = [0]
             reader = con.execute(f"select * from marts.{mart}").fetch_record_batch(100_000)
-            table = pa.Table.from_batches(list(reader), schema=reader.schema)
-            write_deltalake(str(lake.gold / mart), table, mode="overwrite", schema_mode="overwrite")
-            counts[mart] = table.num_rows
-            log.info("gold_published", table=mart, rows=table.num_rows)
+            write_deltalake(
+                str(lake.gold / mart),
+                _counting(reader, rows),
+                mode="overwrite",
+                schema_mode="overwrite",
+            )
+            counts[mart] = rows[0]
+            log.info("gold_published", table=mart, rows=rows[0])
     finally:
         con.close()
     return counts

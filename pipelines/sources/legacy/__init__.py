@@ -6,7 +6,7 @@ appears in two day's files is upserted in file order, never duplicated.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -27,6 +27,7 @@ class LandingFile:
     url: str
     name: str  # path relative to the legacy landing root, e.g. customers/ARCUST_D20261030.dat
     fingerprint: str  # size and modification time: a re-delivered file is a new file
+    size: int
 
 
 def list_landing_files(landing_url: str) -> list[LandingFile]:
@@ -40,7 +41,7 @@ def list_landing_files(landing_url: str) -> list[LandingFile]:
             mtime = info.get("mtime") or info.get("LastModified") or info.get("created") or ""
             name = path[len(root.rstrip("/")) + 1 :]
             url = fs.unstrip_protocol(path)
-            out.append(LandingFile(feed, url, name, f"{info['size']}:{mtime}"))
+            out.append(LandingFile(feed, url, name, f"{info['size']}:{mtime}", info["size"]))
     return out
 
 
@@ -72,9 +73,14 @@ def _log_row(file: LandingFile, report: FileReport) -> pa.Table:
 
 
 @dlt.source(name="legacy", max_table_nesting=0)
-def legacy_source(file: LandingFile, copybook_text: str, report: FileReport | None = None):  # noqa: ANN201
+def legacy_source(  # noqa: ANN201
+    file: LandingFile,
+    copybook_text: str,
+    report: FileReport | None = None,
+    progress: Callable[[int], None] | None = None,
+):
     """One landing file as a dlt source: its feed table, quarantine rows and a file-log row."""
-    lf = LegacyFile(file.url, file.name, file.feed, copybook_text)
+    lf = LegacyFile(file.url, file.name, file.feed, copybook_text, progress)
     if report is not None:
         lf.report = report
         report.file, report.feed = file.name, file.feed.name

@@ -11,7 +11,7 @@ an entry in the record's `_errors`. Records read = landed + quarantined, always.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -55,7 +55,15 @@ class _Verified:
 class LegacyFile:
     """A landing-zone extract file and the feed that describes it."""
 
-    def __init__(self, url: str, name: str, feed: Feed, copybook_text: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        name: str,
+        feed: Feed,
+        copybook_text: str,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.progress = progress  # called with the bytes decoded, chunk by chunk
         self.url = url
         self.name = name
         self.feed = feed
@@ -198,6 +206,8 @@ class LegacyFile:
         pending: list[pa.Table] = []
         pending_rows = 0
         for chunk in iter_chunks(self.url, self.record_length):
+            if self.progress:
+                self.progress(chunk.records.nbytes)
             kinds = self._kinds(chunk)
             detail = np.flatnonzero(kinds == detail_b)
             if len(detail) == 0:
