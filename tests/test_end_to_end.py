@@ -152,7 +152,7 @@ def test_summary_is_printed(e2e_lake: dict) -> None:
         "Contract reconciliation",
         "Open AR",
         "peak memory",
-        "ledgerbridge sql",
+        "ledgerbridge --lake",
     ):
         assert needle in out
 
