@@ -30,6 +30,17 @@ class Context:
         self.run_id = run_id
 
 
+def _phase(name: str, started: float) -> None:
+    """Time and peak memory so far, per phase, in the structured log."""
+    log.info(
+        "phase_done",
+        phase=name,
+        elapsed_s=round(time.monotonic() - started, 1),
+        peak_self_mib=round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        peak_children_mib=round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024),
+    )
+
+
 def _peak_mib() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -215,10 +226,13 @@ def run(obj: Context, customers: int | None) -> None:
     if not demo_exists(obj.lake) and not obj.settings.crm_base_url:
         _demo(obj, customers, None, None)
     result = _extract(obj, "all")
+    _phase("extract", started)
     res = run_build(obj.lake)
     for w in res.warnings:
         log.warning("dbt_test_warning", detail=w)
+    _phase("build", started)
     publish_gold(obj.lake)
+    _phase("publish", started)
     seconds = time.monotonic() - started
     figures = print_summary(
         obj.lake, result, seconds, _peak_mib(), Console(width=max(110, console.width))

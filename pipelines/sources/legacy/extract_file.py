@@ -87,7 +87,6 @@ class LegacyFile:
         header = trailer = None
         count = 0
         sums = {ct.detail_column: Decimal(0) for ct in feed.control_totals}
-        key_fields = [self.detail.field(c) for c in feed.primary_key]
         keys: list[np.ndarray] = []
         numbers: list[np.ndarray] = []
         detail_b, header_b, trailer_b = (
@@ -153,13 +152,7 @@ class LegacyFile:
             for col in sums:
                 total = pa.compute.sum(table[col]).as_py()
                 sums[col] += total if total is not None else Decimal(0)
-            keys.append(
-                np.ascontiguousarray(
-                    np.concatenate(
-                        [recs[:, k.offset : k.offset + k.size] for k in key_fields], axis=1
-                    )
-                )
-            )
+            keys.append(self._key_hash(recs))
             numbers.append(nums[detail])
         if header is None:
             raise FileFault(f"{self.name}: no header record at record 1")
@@ -181,17 +174,38 @@ class LegacyFile:
                 )
         return _Verified(header, trailer, count, self._duplicates(keys, numbers))
 
+    def _key_bytes(self, recs: np.ndarray) -> np.ndarray:
+        fields = [self.detail.field(c) for c in self.feed.primary_key]
+        return np.concatenate([recs[:, f.offset : f.offset + f.size] for f in fields], axis=1)
+
+    def _key_hash(self, recs: np.ndarray) -> np.ndarray:
+        """64-bit FNV-1a of each record's key bytes: 8 bytes a record in pass 1, whatever the
+        key's width, so duplicate detection stays small at tens of millions of records.
+        Candidates are confirmed on the real bytes in pass 2 (a collision is not a duplicate)."""
+        h = np.full(len(recs), 0xCBF29CE484222325, dtype=np.uint64)
+        prime = np.uint64(0x100000001B3)
+        for column in self._key_bytes(recs).T:
+            h ^= column.astype(np.uint64)
+            h *= prime
+        return h
+
     @staticmethod
     def _duplicates(keys: list[np.ndarray], numbers: list[np.ndarray]) -> dict[int, int]:
+        """Record number → record number of the first record with the same key hash."""
         if not keys:
             return {}
-        k = np.concatenate(keys)
+        hashes = np.concatenate(keys)
         nums = np.concatenate(numbers)
-        as_void = k.view(np.dtype((np.void, k.shape[1]))).reshape(-1)
-        _, first, inverse = np.unique(as_void, return_index=True, return_inverse=True)
-        first_of = first[inverse.reshape(-1)]
-        dup = np.flatnonzero(first_of != np.arange(len(nums)))
-        return {int(nums[i]): int(nums[first_of[i]]) for i in dup}
+        order = np.argsort(hashes, kind="stable")
+        ordered = hashes[order]
+        repeat = np.flatnonzero(ordered[1:] == ordered[:-1]) + 1
+        if len(repeat) == 0:
+            return {}
+        run_start = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+        first_pos = run_start[np.searchsorted(run_start, repeat, side="right") - 1]
+        return {
+            int(nums[order[r]]): int(nums[order[f]]) for r, f in zip(repeat, first_pos, strict=True)
+        }
 
     # ---------- pass 2
     def batches(self) -> Iterator[tuple[str, pa.Table]]:
@@ -205,6 +219,7 @@ class LegacyFile:
         required = set(self.feed.required)
         pending: list[pa.Table] = []
         pending_rows = 0
+        first_keys: dict[int, bytes] = {}  # key bytes of first occurrences of repeated keys
         for chunk in iter_chunks(self.url, self.record_length):
             if self.progress:
                 self.progress(chunk.records.nbytes)
@@ -219,11 +234,7 @@ class LegacyFile:
             for f in faults:
                 if f.field.column in required:
                     quarantine |= f.bad
-            dup_first = (
-                np.array([v.duplicate_of.get(int(n), 0) for n in nums])
-                if v.duplicate_of
-                else np.zeros(len(nums), dtype=np.int64)
-            )
+            dup_first = self._confirmed_duplicates(v.duplicate_of, recs, nums, first_keys)
             quarantine |= dup_first > 0
             errors = self._errors(faults, recs, len(detail), dup_first)
             self.report.records_read += len(detail)
@@ -246,6 +257,32 @@ class LegacyFile:
         if pending:
             yield "data", self._finish(pending)
         self.report.status = "loaded"
+
+    def _confirmed_duplicates(
+        self,
+        candidates: dict[int, int],
+        recs: np.ndarray,
+        nums: np.ndarray,
+        first_keys: dict[int, bytes],
+    ) -> np.ndarray:
+        """For each record: the record number its key repeats, or 0. Records are seen in file
+        order, so a first occurrence's bytes are always stored before its repeats arrive."""
+        out = np.zeros(len(nums), dtype=np.int64)
+        if not candidates:
+            return out
+        firsts = set(candidates.values())
+        involved = np.flatnonzero(np.isin(nums, np.array([*firsts, *candidates])))
+        if len(involved) == 0:
+            return out
+        keys = self._key_bytes(recs[involved])
+        for j, i in enumerate(involved.tolist()):
+            n = int(nums[i])
+            if n in firsts:
+                first_keys[n] = keys[j].tobytes()
+            first = candidates.get(n)
+            if first is not None and first_keys.get(first) == keys[j].tobytes():
+                out[i] = first
+        return out
 
     def _finish(self, tables: list[pa.Table]) -> pa.Table:
         t = pa.concat_tables(tables)
