@@ -134,3 +134,32 @@ def test_text_trimming_policies() -> None:
     assert decode_text(block, "cp273", "both").to_pylist() == ["ab"]
     assert decode_text(block, "cp273", "none").to_pylist() == ["  ab  "]
     assert isinstance(decode_text(block, "cp273"), pa.StringArray)
+
+
+def test_ibm_hex_float_known_values() -> None:
+    from pipelines.decoding.floats import decode_float
+
+    single = np.frombuffer(bytes.fromhex("41100000C276A00000000000"), dtype=np.uint8)
+    assert decode_float(single.reshape(3, 4), "ibm").tolist() == [1.0, -118.625, 0.0]
+    double = np.frombuffer(bytes.fromhex("4110000000000000"), dtype=np.uint8).reshape(1, 8)
+    assert decode_float(double, "ibm").tolist() == [1.0]
+    ieee = np.frombuffer(np.array([1.5, -2.25], dtype=">f8").tobytes(), dtype=np.uint8)
+    assert decode_float(ieee.reshape(2, 8), "ieee").tolist() == [1.5, -2.25]
+
+
+@given(st.lists(st.integers(-(10**36) + 1, 10**36 - 1), min_size=1, max_size=20))
+def test_wide_zoned_and_display_numbers_are_exact(values: list[int]) -> None:
+    from pipelines.copybook.model import Field, Picture, Usage
+    from pipelines.decoding.display_numbers import decode_display_number
+
+    pic = Picture(text="S9(37)", category="numeric", digits=37, signed=True, length=37)
+    f = Field(name="N", offset=0, size=37, picture=pic, usage=Usage.DISPLAY, line=1)
+    block = np.vstack([encoding.zoned(np.array([0]), 37, signed=True)] * len(values))
+    for i, v in enumerate(values):  # encode via strings: numpy int64 cannot hold them
+        digits = str(abs(v)).rjust(37, "0").encode("cp037")
+        row = bytearray(digits)
+        row[-1] = (0xD0 if v < 0 else 0xC0) | (row[-1] & 0x0F)
+        block[i] = np.frombuffer(bytes(row), dtype=np.uint8)
+    value, _, bad, _ = decode_display_number(block, f, ebcdic=True)
+    assert not bad.any()
+    assert [int(x) for x in value] == values

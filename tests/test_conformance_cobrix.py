@@ -105,3 +105,36 @@ def test_t09_cp1141_has_the_euro_where_cp273_has_the_currency_sign() -> None:
     cp273 = _decode("t09_code_pages", "cp273", "none")[1]["company_name_np"]
     cp1141 = _decode("t09_code_pages", "cp1141", "none")[1]["company_name_np"]
     assert "¤" in cp273 and "€" in cp1141
+
+
+def _same_number(got: object, want: object) -> bool:
+    if isinstance(want, float | Decimal) and isinstance(got, float):
+        return abs(got - float(want)) <= 1e-6 * max(1.0, abs(float(want)))
+    return Decimal(str(got)) == Decimal(str(want))
+
+
+def test_t06_every_numeric_usage() -> None:
+    """Zoned with overpunch, separate and leading signs, explicit points, edited PICs,
+    binary and packed up to 37 digits, P scaling and IEEE floats (the case's option)."""
+    folder = _case("t06_numeric_type_variety")
+    layout = next(iter(parse_copybook(next((folder / "copybook").iterdir()).read_text()).values()))
+    data = next((folder / "data").iterdir()).read_bytes()
+    records = np.frombuffer(data, dtype=np.uint8).reshape(-1, layout.size)
+    opts = DecodeOptions(codepage="cp037", trim="both", float_format="ieee")
+    table, faults = decode_chunk(records, layout, opts)
+    assert not faults, [(f.field.name, f.reasons[f.bad][:2]) for f in faults]
+    rows = [_cobrix_names(r) for r in table.to_pylist()]
+    expected = _expected("t06_numeric_type_variety", "test6.txt")
+    assert len(expected) == 100
+    mismatches = []
+    for i, (got, want) in enumerate(zip(rows, expected, strict=False)):
+        for key, value in want.items():
+            g = got.get(key)
+            same = (
+                g == value if isinstance(value, str) else (g is not None and _same_number(g, value))
+            )
+            if not same:
+                mismatches.append((i, key, g, value))
+        missing = {k for k, v in got.items() if v is not None} - set(want)
+        mismatches += [(i, k, got[k], None) for k in missing if not isinstance(got[k], str)]
+    assert not mismatches, mismatches[:20]

@@ -10,24 +10,38 @@ from enum import Enum
 class Usage(Enum):
     DISPLAY = "display"
     PACKED = "comp-3"  # COMP-3 / PACKED-DECIMAL
-    BINARY = "comp"  # COMP / COMP-4 / BINARY: big-endian, PIC-sized
+    BINARY = "comp"  # COMP / COMP-0 / COMP-4 / BINARY: big-endian, PIC-sized
     NATIVE_BINARY = "comp-5"  # COMP-5: full binary range
+    FLOAT = "comp-1"  # 4-byte floating point (IBM hex or IEEE-754, by option)
+    DOUBLE = "comp-2"  # 8-byte floating point
 
 
 @dataclass(frozen=True)
 class Picture:
-    """A PIC clause reduced to what decoding needs."""
+    """A PIC clause reduced to what decoding needs.
+
+    `scale` is the power of ten the stored digits are divided by: digits after V or the
+    explicit point, plus P positions left of the digits; P positions right of the digits
+    make it negative (PIC 9(5)PPP holds 30503 for 30503000).
+    """
 
     text: str
-    category: str  # "alphanumeric" or "numeric"
-    digits: int = 0  # numeric: total digit positions (integer + fraction)
-    scale: int = 0  # numeric: digits after the implied decimal point (V)
+    category: str  # "alphanumeric", "numeric" or "national"
+    digits: int = 0  # numeric: digit positions stored (9, Z, * and floating signs)
+    scale: int = 0
     signed: bool = False
-    length: int = 0  # alphanumeric: characters
+    length: int = 0  # characters the item occupies when DISPLAY
+    explicit_point: bool = False  # a real "." (or "," with DECIMAL-POINT IS COMMA) byte
+    edited: bool = False  # Z * + - CR DB B 0 / , $ insertion or replacement symbols
 
     @property
     def is_numeric(self) -> bool:
         return self.category == "numeric"
+
+    @property
+    def precision(self) -> int:
+        """Decimal precision needed for the value (P positions count as digits)."""
+        return max(self.digits + abs(min(self.scale, 0)), self.scale, 1)
 
 
 @dataclass(frozen=True)

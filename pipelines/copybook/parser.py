@@ -8,7 +8,7 @@ parse failures in other decoders. Errors name the copybook line so a user can fi
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pipelines.copybook.model import Field, Picture, RecordLayout, Usage
 from pipelines.copybook.picture import PictureError, parse_picture, storage_size
@@ -23,6 +23,12 @@ _USAGES = {
     "COMPUTATIONAL-3": Usage.PACKED,
     "PACKED-DECIMAL": Usage.PACKED,
     "COMP": Usage.BINARY,
+    "COMP-0": Usage.BINARY,
+    "COMPUTATIONAL-0": Usage.BINARY,
+    "COMP-1": Usage.FLOAT,
+    "COMPUTATIONAL-1": Usage.FLOAT,
+    "COMP-2": Usage.DOUBLE,
+    "COMPUTATIONAL-2": Usage.DOUBLE,
     "COMP-4": Usage.BINARY,
     "COMPUTATIONAL": Usage.BINARY,
     "COMPUTATIONAL-4": Usage.BINARY,
@@ -45,6 +51,7 @@ class _Item:
     redefines: str | None = None
     sign_separate: bool = False
     sign_leading: bool = False
+    sign_clause: bool = False  # a SIGN clause makes the item signed even without an S
     children: list[_Item] = field(default_factory=list)
 
 
@@ -118,7 +125,7 @@ def _parse_statement(lineno: int, stmt: str) -> _Item | None:
             if i + 1 < len(tokens) and tokens[i + 1].upper() in ("TO", "DEPENDING"):
                 raise CopybookError(f"line {lineno}: OCCURS DEPENDING ON is not supported yet")
         elif tok == "SIGN":
-            pass
+            item.sign_clause = True
         elif tok == "LEADING":
             item.sign_leading = True
         elif tok == "TRAILING":
@@ -176,16 +183,21 @@ def _layout(item: _Item, offset: int, suffix: str, out: list[Field]) -> int:
                 pos = at + child_size
             end = max(end, at + child_size)
         return end - offset
-    if item.picture is None:
-        raise CopybookError(f"line {item.line}: elementary item {item.name} has no PIC")
     usage = item.usage or Usage.DISPLAY
-    size = storage_size(item.picture, usage, item.sign_separate)
+    picture = item.picture
+    if picture is None:
+        if usage not in (Usage.FLOAT, Usage.DOUBLE):
+            raise CopybookError(f"line {item.line}: elementary item {item.name} has no PIC")
+        picture = Picture(text=usage.value.upper(), category="numeric", signed=True)
+    if (item.sign_clause or item.sign_separate) and not picture.signed:
+        picture = replace(picture, signed=True)
+    size = storage_size(picture, usage, item.sign_separate)
     out.append(
         Field(
             name=item.name + suffix,
             offset=offset,
             size=size,
-            picture=item.picture,
+            picture=picture,
             usage=usage,
             line=item.line,
             sign_separate=item.sign_separate,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Context, Decimal
 
 import numpy as np
 import pyarrow as pa
@@ -24,7 +24,8 @@ def decimal_array(
     n = len(unscaled)
     if unscaled.dtype == object:
         mask = None if valid is None else ~valid
-        values = [Decimal(int(v)).scaleb(-scale) for v in unscaled]
+        exact = Context(prec=40)  # the default context (28 digits) would round 37-digit values
+        values = [Decimal(int(v)).scaleb(-scale, context=exact) for v in unscaled]
         return pa.array(values, type=pa.decimal128(max(precision, 1), scale), mask=mask)
     words = np.empty((n, 2), dtype=np.int64)
     words[:, 0] = unscaled

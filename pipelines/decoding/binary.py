@@ -15,3 +15,10 @@ def decode_binary(block: np.ndarray, signed: bool, *, little_endian: bool = Fals
     dtype = np.dtype(f"{'<' if little_endian else '>'}{kind}{width}")
     words = np.ascontiguousarray(block).view(dtype).reshape(-1)
     return words.astype(np.int64)
+
+
+def decode_wide_binary(block: np.ndarray, signed: bool) -> np.ndarray:
+    """Binary fields wider than 8 bytes (more than 18 digits) → Python ints, exact."""
+    return np.array(
+        [int.from_bytes(row.tobytes(), "big", signed=signed) for row in block], dtype=object
+    )

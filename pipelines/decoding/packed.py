@@ -27,17 +27,20 @@ def decode_packed(block: np.ndarray, signed: bool) -> tuple[np.ndarray, np.ndarr
     digits[:, 1::2] = low[:, : width - 1]
     bad_digit = (digits > 9).any(axis=1)
     ndigits = digits.shape[1]
-    split = max(ndigits - MAX_INT64_DIGITS, 0)
     value = np.zeros(n, dtype=np.int64)
-    for i in range(split, ndigits):
-        value *= 10
-        value += digits[:, i]
-    if split:
-        upper = np.zeros(n, dtype=np.int64)
-        for i in range(split):
-            upper *= 10
-            upper += digits[:, i]
-        value = upper.astype(object) * 10**MAX_INT64_DIGITS + value.astype(object)
+    parts: list[np.ndarray] = []
+    # 18-digit parts from the right, so no int64 overflows; exact Python ints beyond
+    for end in range(ndigits, 0, -MAX_INT64_DIGITS):
+        part = np.zeros(n, dtype=np.int64)
+        for i in range(max(end - MAX_INT64_DIGITS, 0), end):
+            part *= 10
+            part += digits[:, i]
+        parts.append(part)
+    value = parts[0]
+    if len(parts) > 1:
+        value = value.astype(object)
+        for k, part in enumerate(parts[1:], start=1):
+            value = value + part.astype(object) * 10 ** (MAX_INT64_DIGITS * k)
     sign = low[:, width - 1]
     negative = (sign == 0x0D) | (sign == 0x0B)
     bad_sign = sign < 0x0A

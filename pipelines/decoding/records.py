@@ -15,9 +15,11 @@ import pyarrow as pa
 
 from pipelines.copybook.model import Field, RecordLayout, Usage
 from pipelines.decoding.arrow_columns import date_array, decimal_array, int_array
-from pipelines.decoding.binary import decode_binary
+from pipelines.decoding.binary import decode_binary, decode_wide_binary
 from pipelines.decoding.codepages import is_ebcdic, space_byte
 from pipelines.decoding.dates import digits_to_date
+from pipelines.decoding.display_numbers import DISPLAY_REASONS, decode_display_number
+from pipelines.decoding.floats import decode_float
 from pipelines.decoding.numeric_nulls import no_value_mask
 from pipelines.decoding.packed import PACKED_REASONS, decode_packed
 from pipelines.decoding.text import decode_text
@@ -32,6 +34,7 @@ class DecodeOptions:
     dates: Mapping[str, str] = field(default_factory=dict)  # column → date format
     trim: str = "right"
     controls: str = "space"  # control bytes in text: "space" or "keep"
+    float_format: str = "ibm"  # COMP-1/COMP-2: "ibm" hexadecimal float or "ieee" 754
 
 
 @dataclass
@@ -48,33 +51,60 @@ def _reasons(codes: np.ndarray, table: Mapping[int, str]) -> np.ndarray:
     return lookup[codes.astype(np.int64)]
 
 
+def _needs_general_display(f: Field) -> bool:
+    pic = f.picture
+    return pic.edited or pic.explicit_point or f.sign_separate or f.sign_leading or pic.digits > 18
+
+
+def _number_array(value: np.ndarray, valid: np.ndarray, f: Field) -> pa.Array:
+    """Unscaled values → the Arrow type the PIC calls for: int64 for integers that fit,
+    exact decimals otherwise (P scaling to the right multiplies out)."""
+    pic = f.picture
+    scale = pic.scale
+    if scale < 0:
+        factor = 10**-scale
+        value = value.astype(object) * factor if pic.precision > 18 else value * factor
+        scale = 0
+    if scale == 0 and value.dtype != object and pic.precision <= 18:
+        return int_array(value, valid)
+    return decimal_array(value, valid, pic.precision, scale)
+
+
 def _numeric(
     f: Field, block: np.ndarray, opts: DecodeOptions
 ) -> tuple[pa.Array, FieldFault | None]:
     pic = f.picture
+    n = block.shape[0]
     ebcdic = is_ebcdic(opts.codepage)
+    if f.usage in (Usage.FLOAT, Usage.DOUBLE):
+        values = decode_float(block, opts.float_format)
+        arr = pa.array(values, type=pa.float32() if f.usage is Usage.FLOAT else pa.float64())
+        return arr, None
     empty = no_value_mask(block, space_byte(opts.codepage))
     if f.usage is Usage.PACKED:
         value, bad, codes = decode_packed(block, pic.signed)
         reasons = _reasons(codes, PACKED_REASONS)
     elif f.usage in (Usage.BINARY, Usage.NATIVE_BINARY):
-        value = decode_binary(block, pic.signed)
-        bad = np.zeros(len(value), dtype=bool)
-        reasons = np.full(len(value), "", dtype=object)
-        empty = np.zeros(len(value), dtype=bool)  # every bit pattern is a binary number
-    else:
-        value, bad, codes = decode_zoned(
-            block,
-            pic.signed,
-            sign_separate=f.sign_separate,
-            sign_leading=f.sign_leading,
-            ebcdic=ebcdic,
+        value = (
+            decode_binary(block, pic.signed)
+            if block.shape[1] <= 8
+            else decode_wide_binary(block, pic.signed)
         )
+        bad = np.zeros(n, dtype=bool)
+        reasons = np.full(n, "", dtype=object)
+        empty = np.zeros(n, dtype=bool)  # every bit pattern is a binary number
+    elif _needs_general_display(f):
+        value, no_digits, bad, codes = decode_display_number(block, f, ebcdic)
+        reasons = _reasons(codes, DISPLAY_REASONS)
+        blank = no_digits & ~bad
+        empty |= blank
+    else:
+        value, bad, codes = decode_zoned(block, pic.signed, ebcdic=ebcdic)
         reasons = _reasons(codes, ZONED_REASONS)
     bad &= ~empty
     date_format = opts.dates.get(f.column)
     if date_format:
-        days, zero, bad_date = digits_to_date(value, date_format)
+        days, zero, bad_date = digits_to_date(value.astype(np.int64), date_format)
         bad_date &= ~bad & ~empty
         reasons = np.where(bad_date, f"not a valid {date_format} date", reasons)
         bad |= bad_date
@@ -83,10 +113,7 @@ def _numeric(
     else:
         valid = ~(bad | empty)
         value = np.where(valid, value, 0)
-        if pic.scale > 0 or value.dtype == object:
-            arr = decimal_array(value, valid, pic.digits, pic.scale)
-        else:
-            arr = int_array(value, valid)
+        arr = _number_array(value, valid, f)
     fault = FieldFault(f, bad, reasons) if bad.any() else None
     return arr, fault
 
