@@ -12,7 +12,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _cobrix_layout(path) -> dict[str, tuple[int, int]]:  # noqa: ANN001
+def _cobrix_layout(path) -> dict[str, tuple[int, int]]:
     out = {}
     for line in path.read_text().splitlines():
         parts = line.split()
