@@ -138,3 +138,31 @@ def test_t06_every_numeric_usage() -> None:
         missing = {k for k, v in got.items() if v is not None} - set(want)
         mismatches += [(i, k, got[k], None) for k in missing if not isinstance(got[k], str)]
     assert not mismatches, mismatches[:20]
+
+
+def test_t19_display_numbers_blanks_and_letters() -> None:
+    """Letters in numeric fields → null with a fault naming the field; explicit decimal
+    point with leading spaces decodes. One documented difference: an all-blank numeric is
+    null under our rule, where Cobrix (improved_null_detection=false) gives 0.00."""
+    folder = _case("t19_display_numerics")
+    layout = next(iter(parse_copybook(next((folder / "copybook").iterdir()).read_text()).values()))
+    data = next((folder / "data").iterdir()).read_bytes()
+    records = np.frombuffer(data, dtype=np.uint8).reshape(-1, layout.size)
+    table, faults = decode_chunk(records, layout, DecodeOptions(codepage="cp037", trim="both"))
+    rows = [_cobrix_names(r) for r in table.to_pylist()]
+    expected = _expected("t19_display_numerics", "test19.txt")
+    assert len(rows) == len(expected) == 7
+    blank_by_our_rule = {(5, "WS_AMOUNT_FRACTION")}
+    for i, (got, want) in enumerate(zip(rows, expected, strict=True)):
+        for key, g in got.items():
+            w = want.get(key)
+            if (i, key) in blank_by_our_rule:
+                assert g is None and w == Decimal("0.00")
+            elif w is None:
+                assert g is None, (i, key, g)
+            elif isinstance(w, str):
+                assert g == w, (i, key)
+            else:
+                assert _same_number(g, w), (i, key, g, w)
+    faulty = {(f.field.name, int(r)) for f in faults for r in np.flatnonzero(f.bad)}
+    assert {("WS-DATE-NUM", 6), ("WS-AMOUNT-NUMERIC", 6), ("WS-AMOUNT-FRACTION", 6)} == faulty
