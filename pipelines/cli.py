@@ -65,7 +65,7 @@ def cli(ctx: click.Context, lake_url: str | None, log_json: bool) -> None:
     except LakeLocationError as exc:
         raise click.UsageError(str(exc)) from exc
     run_id = new_run_id()
-    needs_dir = ctx.invoked_subcommand not in (None, "sql")
+    needs_dir = ctx.invoked_subcommand not in (None, "sql", "layout")
     configure_logging(lake.logs if needs_dir else None, run_id, settings.log_level, log_json)
     ctx.obj = Context(settings, lake, run_id)
 
@@ -243,6 +243,37 @@ def run(obj: Context, customers: int | None) -> None:
         peak_mib=round(_peak_mib()),
         quarantined=figures.quarantined,
     )
+
+
+@cli.command()
+@click.argument("copybook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--free-format", is_flag=True, help="Free-format source (no sequence area).")
+def layout(copybook: Path, free_format: bool) -> None:
+    """Print a copybook's record layouts: field, level, offset, length, type."""
+    from rich.table import Table
+
+    from pipelines.copybook import CopybookError, parse_copybook
+
+    try:
+        records = parse_copybook(
+            copybook.read_text(encoding="utf-8", errors="replace"), free_format=free_format
+        )
+    except CopybookError as exc:
+        raise click.ClickException(f"{copybook}: {exc}") from exc
+    out = Console(width=max(100, console.width))
+    for rec in records.values():
+        t = Table(title=f"{rec.name} ({rec.size} bytes)", title_justify="left")
+        for col, justify in (
+            ("field", "left"),
+            ("level", "right"),
+            ("offset", "right"),
+            ("length", "right"),
+            ("type", "left"),
+        ):
+            t.add_column(col, justify=justify)
+        for f in rec.fields:
+            t.add_row(f.name, f"{f.level:02d}", str(f.offset), str(f.size), f.type_text)
+        out.print(t)
 
 
 @cli.command()

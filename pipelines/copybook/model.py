@@ -54,8 +54,21 @@ class Field:
     picture: Picture
     usage: Usage
     line: int  # copybook line, for error messages
+    level: int = 5
     sign_separate: bool = False
     sign_leading: bool = False
+
+    @property
+    def type_text(self) -> str:
+        """How the layout listing shows the type, e.g. `S9(11)V99 COMP-3`."""
+        if self.usage in (Usage.FLOAT, Usage.DOUBLE):
+            return self.usage.value.upper()
+        usage = "" if self.usage is Usage.DISPLAY else f" {self.usage.value.upper()}"
+        sign = ""
+        if self.sign_separate or self.sign_leading:
+            sign = " SIGN " + ("LEADING" if self.sign_leading else "TRAILING")
+            sign += " SEPARATE" if self.sign_separate else ""
+        return f"{self.picture.text}{usage}{sign}"
 
     @property
     def column(self) -> str:

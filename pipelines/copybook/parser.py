@@ -200,6 +200,7 @@ def _layout(item: _Item, offset: int, suffix: str, out: list[Field]) -> int:
             picture=picture,
             usage=usage,
             line=item.line,
+            level=item.level,
             sign_separate=item.sign_separate,
             sign_leading=item.sign_leading,
         )
