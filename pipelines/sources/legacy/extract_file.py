@@ -241,12 +241,20 @@ class LegacyFile:
             if quarantine.any():
                 yield "quarantine", self._quarantine_rows(recs, nums, errors, quarantine)
             keep = ~quarantine
-            with_errors = np.array([e is not None for e in errors]) & keep
+            with_errors = np.zeros(len(detail), dtype=bool)
+            with_errors[list(errors)] = True
+            with_errors &= keep
             self.report.records_quarantined += int(quarantine.sum())
             self.report.records_with_errors += int(with_errors.sum())
             self.report.records_landed += int(keep.sum())
-            err_json = [json.dumps(e, ensure_ascii=False) if e else None for e in errors]
-            table = table.append_column("_errors", pa.array(err_json, type=pa.string()))
+            if errors:
+                err_json = [None] * len(detail)
+                for i, e in errors.items():
+                    err_json[i] = json.dumps(e, ensure_ascii=False)
+                err_col = pa.array(err_json, type=pa.string())
+            else:
+                err_col = pa.nulls(len(detail), type=pa.string())
+            table = table.append_column("_errors", err_col)
             table = table.append_column("_record_number", pa.array(nums, type=pa.int64()))
             table = table.filter(pa.array(keep))
             pending.append(table)
@@ -294,35 +302,36 @@ class LegacyFile:
 
     def _errors(
         self, faults: list[FieldFault], recs: np.ndarray, n: int, dup_first: np.ndarray
-    ) -> list[list[dict] | None]:
-        out: list[list[dict] | None] = [None] * n
+    ) -> dict[int, list[dict]]:
+        """Row index → its error entries, for the (few) rows that have any."""
+        out: dict[int, list[dict]] = {}
         for f in faults:
-            for i in np.flatnonzero(f.bad):
-                raw = (
-                    recs[i, f.field.offset : f.field.offset + f.field.size].tobytes().hex().upper()
+            for i in np.flatnonzero(f.bad).tolist():
+                raw = recs[i, f.field.offset : f.field.offset + f.field.size]
+                out.setdefault(i, []).append(
+                    {
+                        "field": f.field.name,
+                        "offset": f.field.offset,
+                        "raw_hex": raw.tobytes().hex().upper(),
+                        "reason": str(f.reasons[i]),
+                    }
                 )
-                entry = {
-                    "field": f.field.name,
-                    "offset": f.field.offset,
-                    "raw_hex": raw,
-                    "reason": str(f.reasons[i]),
+        for i in np.flatnonzero(dup_first).tolist():
+            out.setdefault(i, []).append(
+                {
+                    "field": ",".join(self.feed.primary_key).upper(),
+                    "offset": None,
+                    "raw_hex": None,
+                    "reason": f"duplicate key: first at record {dup_first[i]}",
                 }
-                out[i] = [*(out[i] or []), entry]
-        for i in np.flatnonzero(dup_first):
-            entry = {
-                "field": ",".join(self.feed.primary_key).upper(),
-                "offset": None,
-                "raw_hex": None,
-                "reason": f"duplicate key: first at record {dup_first[i]}",
-            }
-            out[i] = [*(out[i] or []), entry]
+            )
         return out
 
     def _quarantine_rows(
-        self, recs: np.ndarray, nums: np.ndarray, errors: list, mask: np.ndarray
+        self, recs: np.ndarray, nums: np.ndarray, errors: dict, mask: np.ndarray
     ) -> pa.Table:
         idx = np.flatnonzero(mask)
-        errs = [errors[i] or [] for i in idx]
+        errs = [errors.get(i, []) for i in idx.tolist()]
         return pa.table(
             {
                 "source_file": pa.array([self.name] * len(idx), type=pa.string()),

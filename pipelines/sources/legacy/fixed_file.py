@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import fsspec
 import numpy as np
 
-CHUNK_RECORDS = 16_384
+CHUNK_RECORDS = 8_192
 
 
 class FileFault(ValueError):
