@@ -73,9 +73,41 @@ def test_several_01_records() -> None:
             "       01  REC.\n           05  A PIC X.\n           05  C REDEFINES Z PIC X.\n",
             "line 3",
         ),
-        ("       01  REC.\n           05  N PIC 9 OCCURS 1 TO 5 DEPENDING ON X.\n", "line 2"),
+        ("       01  REC.\n           05  N PIC 9 OCCURS 1 TO 5 DEPENDING ON.\n", "line 2"),
     ],
 )
 def test_errors_name_the_line(text: str, needle: str) -> None:
     with pytest.raises(CopybookError, match=needle):
         parse_copybook(text)
+
+
+def test_occurs_depending_on_takes_the_maximum_and_records_the_counter() -> None:
+    text = """
+       01  REC.
+           05  CNT     PIC 9(2).
+           05  ITEM    OCCURS 1 TO 3 TIMES DEPENDING ON CNT.
+               10  CODE  PIC X(2).
+           05  TAIL    PIC X.
+    """
+    rec = parse_copybook(text)["REC"]
+    assert rec.size == 9
+    code3 = rec.field("CODE_3")
+    assert (code3.offset, code3.depends_on) == (6, (("CNT", 3),))
+    assert rec.field("TAIL").offset == 8
+
+
+def test_repeated_names_are_qualified_and_branches_known() -> None:
+    text = """
+       01  ENTITY.
+           05  SEG        PIC X.
+           05  COMPANY.
+               10  ADDRESS  PIC X(4).
+           05  PERSON REDEFINES COMPANY.
+               10  ADDRESS  PIC X(4).
+    """
+    rec = parse_copybook(text)["ENTITY"]
+    assert [(f.name, f.branch) for f in rec.fields] == [
+        ("SEG", None),
+        ("COMPANY-ADDRESS", "COMPANY"),
+        ("PERSON-ADDRESS", "PERSON"),
+    ]

@@ -55,6 +55,10 @@ class Field:
     usage: Usage
     line: int  # copybook line, for error messages
     level: int = 5
+    path: tuple[str, ...] = ()  # enclosing groups, outermost first (the 01 record included)
+    # OCCURS DEPENDING ON: (counter field, 1-based element) pairs; null when counter < element
+    depends_on: tuple[tuple[str, int], ...] = ()
+    branch: str | None = None  # the REDEFINES alternative (group or field) it belongs to
     sign_separate: bool = False
     sign_leading: bool = False
 

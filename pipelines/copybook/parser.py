@@ -37,6 +37,7 @@ _USAGES = {
     "COMPUTATIONAL-5": Usage.NATIVE_BINARY,
     "DISPLAY": Usage.DISPLAY,
 }
+_OCCURS_SUFFIX = re.compile(r"(_\d+)+$")
 _TOKEN = re.compile(r"""'[^']*'|"[^"]*"|[^\s]+""")
 
 
@@ -52,6 +53,7 @@ class _Item:
     sign_separate: bool = False
     sign_leading: bool = False
     sign_clause: bool = False  # a SIGN clause makes the item signed even without an S
+    depending_on: str | None = None  # OCCURS … DEPENDING ON this counter
     children: list[_Item] = field(default_factory=list)
 
 
@@ -120,10 +122,17 @@ def _parse_statement(lineno: int, stmt: str) -> _Item | None:
         elif tok == "OCCURS":
             i += 1
             item.occurs = int(tokens[i])
+            if i + 2 < len(tokens) and tokens[i + 1].upper() == "TO":
+                item.occurs = int(tokens[i + 2])  # OCCURS m TO n: the layout holds n
+                i += 2
             if i + 1 < len(tokens) and tokens[i + 1].upper() == "TIMES":
                 i += 1
-            if i + 1 < len(tokens) and tokens[i + 1].upper() in ("TO", "DEPENDING"):
-                raise CopybookError(f"line {lineno}: OCCURS DEPENDING ON is not supported yet")
+            if i + 1 < len(tokens) and tokens[i + 1].upper() == "DEPENDING":
+                i += 2 if i + 2 < len(tokens) and tokens[i + 2].upper() == "ON" else 1
+                if i + 1 >= len(tokens):
+                    raise CopybookError(f"line {lineno}: DEPENDING ON names no field")
+                i += 1
+                item.depending_on = tokens[i].upper()
         elif tok == "SIGN":
             item.sign_clause = True
         elif tok == "LEADING":
@@ -160,62 +169,109 @@ def _tree(items: list[_Item]) -> list[_Item]:
     return roots
 
 
-def _layout(item: _Item, offset: int, suffix: str, out: list[Field]) -> int:
-    """Place `item` (and its OCCURS copies) at `offset`; return the size of one occurrence."""
-    if item.children:
-        pos = offset
-        end = offset
-        starts: dict[str, int] = {}
-        sizes: dict[str, int] = {}
-        for child in item.children:
-            if child.redefines:
-                if child.redefines not in starts:
-                    raise CopybookError(
-                        f"line {child.line}: REDEFINES {child.redefines} names no earlier sibling"
-                    )
-                at = starts[child.redefines]
-            else:
-                at = pos
-            starts[child.name] = at
-            child_size = _place(child, at, suffix, out)
-            sizes[child.name] = child_size
-            if not child.redefines:
-                pos = at + child_size
-            end = max(end, at + child_size)
-        return end - offset
-    usage = item.usage or Usage.DISPLAY
-    picture = item.picture
-    if picture is None:
-        if usage not in (Usage.FLOAT, Usage.DOUBLE):
-            raise CopybookError(f"line {item.line}: elementary item {item.name} has no PIC")
-        picture = Picture(text=usage.value.upper(), category="numeric", signed=True)
-    if (item.sign_clause or item.sign_separate) and not picture.signed:
-        picture = replace(picture, signed=True)
-    size = storage_size(picture, usage, item.sign_separate)
-    out.append(
-        Field(
-            name=item.name + suffix,
-            offset=offset,
-            size=size,
-            picture=picture,
-            usage=usage,
-            line=item.line,
-            level=item.level,
-            sign_separate=item.sign_separate,
-            sign_leading=item.sign_leading,
+class _Placer:
+    """Lays out one record: offsets, OCCURS copies, the counters each copy depends on and
+    the REDEFINES branch each field belongs to."""
+
+    def __init__(self) -> None:
+        self.fields: list[Field] = []
+        self.branch_roots: set[str] = set()
+
+    def place(
+        self,
+        item: _Item,
+        offset: int,
+        suffix: str,
+        path: tuple[str, ...],
+        depends: tuple[tuple[str, int], ...],
+    ) -> int:
+        """Lay out all OCCURS copies of `item`; return the total bytes they occupy."""
+        if item.occurs == 1:
+            return self.layout(item, offset, suffix, path, depends)
+        one = 0
+        for n in range(item.occurs):
+            dep = (*depends, (item.depending_on, n + 1)) if item.depending_on else depends
+            one = self.layout(item, offset + n * one, f"{suffix}_{n + 1}", path, dep)
+        return one * item.occurs
+
+    def layout(
+        self,
+        item: _Item,
+        offset: int,
+        suffix: str,
+        path: tuple[str, ...],
+        depends: tuple[tuple[str, int], ...],
+    ) -> int:
+        """Place `item` at `offset`; return the size of one occurrence."""
+        if item.children:
+            pos = end = offset
+            starts: dict[str, int] = {}
+            inner = (*path, item.name)
+            for child in item.children:
+                if child.redefines:
+                    if child.redefines not in starts:
+                        raise CopybookError(
+                            f"line {child.line}: REDEFINES "
+                            f"{child.redefines} names no earlier sibling"
+                        )
+                    at = starts[child.redefines]
+                    self.branch_roots.update((child.name, child.redefines))
+                else:
+                    at = pos
+                starts[child.name] = at
+                size = self.place(child, at, suffix, inner, depends)
+                if not child.redefines:
+                    pos = at + size
+                end = max(end, at + size)
+            return end - offset
+        usage = item.usage or Usage.DISPLAY
+        picture = item.picture
+        if picture is None:
+            if usage not in (Usage.FLOAT, Usage.DOUBLE):
+                raise CopybookError(f"line {item.line}: elementary item {item.name} has no PIC")
+            picture = Picture(text=usage.value.upper(), category="numeric", signed=True)
+        if (item.sign_clause or item.sign_separate) and not picture.signed:
+            picture = replace(picture, signed=True)
+        size = storage_size(picture, usage, item.sign_separate)
+        self.fields.append(
+            Field(
+                name=item.name + suffix,
+                offset=offset,
+                size=size,
+                picture=picture,
+                usage=usage,
+                line=item.line,
+                level=item.level,
+                sign_separate=item.sign_separate,
+                sign_leading=item.sign_leading,
+                path=path,
+                depends_on=depends,
+            )
         )
-    )
-    return size
+        return size
 
-
-def _place(item: _Item, offset: int, suffix: str, out: list[Field]) -> int:
-    """Lay out all OCCURS copies of `item`; return the total bytes they occupy."""
-    if item.occurs == 1:
-        return _layout(item, offset, suffix, out)
-    one = 0
-    for n in range(item.occurs):
-        one = _layout(item, offset + n * one, f"{suffix}_{n + 1}", out)
-    return one * item.occurs
+    def finish(self, record: str, size: int) -> RecordLayout:
+        """Drop FILLERs, set REDEFINES branches, and qualify names that repeat in the record
+        (ADDRESS in COMPANY and in PERSON → COMPANY-ADDRESS, PERSON-ADDRESS)."""
+        fields = [f for f in self.fields if not f.name.startswith("FILLER")]
+        out = []
+        for f in fields:
+            chain = (*f.path[1:], f.name)
+            branch = next(
+                (p for p in chain if _OCCURS_SUFFIX.sub("", p) in self.branch_roots),
+                None,
+            )
+            out.append(replace(f, branch=branch))
+        counts: dict[str, int] = {}
+        for f in out:
+            counts[f.name] = counts.get(f.name, 0) + 1
+        out = [
+            replace(f, name=f"{f.path[-1]}-{f.name}")
+            if counts[f.name] > 1 and len(f.path) > 1
+            else f
+            for f in out
+        ]
+        return RecordLayout(name=record, size=size, fields=out)
 
 
 def parse_copybook(text: str, *, free_format: bool = False) -> dict[str, RecordLayout]:
@@ -228,8 +284,7 @@ def parse_copybook(text: str, *, free_format: bool = False) -> dict[str, RecordL
         raise CopybookError("copybook holds no data items")
     records: dict[str, RecordLayout] = {}
     for root in _tree(items):
-        fields: list[Field] = []
-        size = _place(root, 0, "", fields)
-        fields = [f for f in fields if not f.name.startswith("FILLER")]
-        records[root.name] = RecordLayout(name=root.name, size=size, fields=fields)
+        placer = _Placer()
+        size = placer.place(root, 0, "", (), ())
+        records[root.name] = placer.finish(root.name, size)
     return records

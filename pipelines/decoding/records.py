@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines.copybook.model import Field, RecordLayout, Usage
 from pipelines.decoding.arrow_columns import date_array, decimal_array, int_array
@@ -35,6 +36,10 @@ class DecodeOptions:
     trim: str = "right"
     controls: str = "space"  # control bytes in text: "space" or "keep"
     float_format: str = "ibm"  # COMP-1/COMP-2: "ibm" hexadecimal float or "ieee" 754
+    # Multisegment records: the field holding the segment id, and segment id → the
+    # REDEFINES branch that applies; fields of the other branches are null.
+    segment_field: str | None = None
+    segment_map: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -138,4 +143,43 @@ def decode_chunk(
         else:
             arr = decode_text(block, opts.codepage, opts.trim, opts.controls)
         columns[f.column] = arr
+    _null_unused_occurrences(layout, columns)
+    if opts.segment_field and opts.segment_map:
+        faults = _apply_segment_map(layout, columns, faults, opts)
     return pa.table(columns), faults
+
+
+def _null_unused_occurrences(layout: RecordLayout, columns: dict[str, pa.Array]) -> None:
+    """OCCURS DEPENDING ON, fixed-maximum layout: elements past the counter are null."""
+    for f in layout.fields:
+        for counter, element in f.depends_on:
+            count = columns[layout.field(counter).column]
+            keep = pc.fill_null(pc.greater_equal(count, element), False)
+            columns[f.column] = pc.if_else(keep, columns[f.column], None)
+
+
+def _apply_segment_map(
+    layout: RecordLayout,
+    columns: dict[str, pa.Array],
+    faults: list[FieldFault],
+    opts: DecodeOptions,
+) -> list[FieldFault]:
+    """Keep each REDEFINES branch only where the segment id selects it; faults in branches
+    that do not apply are not faults (those bytes were never meant as that type)."""
+    segment = pc.utf8_trim_whitespace(columns[layout.field(opts.segment_field).column])
+    applies: dict[str, np.ndarray] = {}
+    for branch in set(opts.segment_map.values()):
+        ids = pa.array([k for k, v in opts.segment_map.items() if v == branch])
+        mask = pc.fill_null(pc.is_in(segment, value_set=ids), False)
+        applies[branch] = mask.to_numpy(zero_copy_only=False)
+    for f in layout.fields:
+        if f.branch in applies:
+            columns[f.column] = pc.if_else(applies[f.branch], columns[f.column], None)
+    kept = []
+    for fault in faults:
+        if fault.field.branch in applies:
+            fault.bad &= applies[fault.field.branch]
+            if not fault.bad.any():
+                continue
+        kept.append(fault)
+    return kept
