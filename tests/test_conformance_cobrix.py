@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from pipelines.copybook import parse_copybook
+from pipelines.decoding.framing import Framing, FramingError, frame, gather
 from pipelines.decoding.records import DecodeOptions, decode_chunk
 from tests.conftest import CONFORMANCE
 
@@ -245,4 +246,103 @@ def test_t16_segment_id_selects_the_redefines_branch() -> None:
         (_case("t16_fixed_multisegment_redefines") / "expected" / "test16.txt").read_text()
     )
     assert len(expected) == 50 and not faults
+    assert not _compare_flat(rows, expected)
+
+
+GENERATED = ("FILE_ID", "RECORD_ID", "RECORD_BYTE_LENGTH", "SEG_ID0", "SEG_ID1")
+
+
+def _decode_framed(
+    case: str,
+    data_name: str,
+    copybook_name: str,
+    framing: Framing,
+    opts: DecodeOptions,
+    length_field: str | None = None,
+) -> tuple[list, list]:
+    folder = _case(case)
+    layout = next(iter(parse_copybook((folder / "copybook" / copybook_name).read_text()).values()))
+    data = (folder / "data" / data_name).read_bytes()
+    length_of = None
+    if length_field:
+        f = layout.field(length_field)
+
+        def length_of(buf: bytes, pos: int) -> int:
+            raw = buf[pos + f.offset : pos + f.offset + f.size]
+            return int.from_bytes(raw, "big") + framing.rdw_adjustment
+
+    starts, lengths = frame(data, framing, layout.size, data_name, length_of)
+    records = gather(np.frombuffer(data, dtype=np.uint8), starts, lengths, layout.size)
+    table, faults = decode_chunk(records, layout, opts)
+    return [{k.upper(): v for k, v in r.items()} for r in table.to_pylist()], faults
+
+
+def _strip_generated(rows: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k not in GENERATED} for r in rows]
+
+
+def test_t13a_fixed_length_with_file_header_and_footer() -> None:
+    framing = Framing(file_start_offset=10, file_end_offset=12)
+    rows, _ = _decode_framed(
+        "t13_file_header_footer_offsets",
+        "TRAN2.JUN24.DATA.dat",
+        "test13a_file_header_footer.cob",
+        framing,
+        DecodeOptions(codepage="cp037", trim="both"),
+    )
+    rows.sort(key=lambda r: (r["COMPANY_ID"], r["AMOUNT"]))
+    expected = _expected("t13_file_header_footer_offsets", "test13a.txt")
+    assert len(rows) == len(expected) == 50
+    assert not _compare_flat(rows, expected)
+    with pytest.raises(FramingError, match="byte offset"):
+        _decode_framed(
+            "t13_file_header_footer_offsets",
+            "TRAN2.JUN24.DATA.dat",
+            "test13a_file_header_footer.cob",
+            Framing(),
+            DecodeOptions(),
+        )
+
+
+def test_t13b_variable_length_with_file_header_and_footer() -> None:
+    framing = Framing(
+        record_format="V", rdw_includes_header=False, file_start_offset=100, file_end_offset=120
+    )
+    rows, _ = _decode_framed(
+        "t13_file_header_footer_offsets",
+        "COMP.DETAILS.JUN02.DATA.RDW.BE.dat",
+        "test13b_vrl_file_headers.cob",
+        framing,
+        DecodeOptions(codepage="common", trim="both"),
+    )
+    expected = _strip_generated(_expected("t13_file_header_footer_offsets", "test13b.txt"))
+    assert len(rows) == len(expected) == 20
+    assert not _compare_flat(rows, expected)
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        Framing(record_format="V", rdw_big_endian=False, rdw_includes_header=True),
+        Framing(
+            record_format="V", rdw_big_endian=False, rdw_includes_header=False, rdw_adjustment=-4
+        ),
+    ],
+)
+def test_t14_rdw_counting_its_header(framing: Framing) -> None:
+    opts = DecodeOptions(
+        codepage="common",
+        trim="both",
+        segment_field="SEGMENT-ID",
+        segment_map={"C": "STATIC-DETAILS", "D": "STATIC-DETAILS", "P": "CONTACTS"},
+    )
+    rows, _ = _decode_framed(
+        "t14_rdw_counts_header",
+        "COMP.DETAILS.JUL02.DATA.dat",
+        next((_case("t14_rdw_counts_header") / "copybook").iterdir()).name,
+        framing,
+        opts,
+    )
+    expected = _strip_generated(_expected("t14_rdw_counts_header", "test14.txt"))
+    assert len(rows) == 100
     assert not _compare_flat(rows, expected)

@@ -22,9 +22,16 @@ class CodePageError(ValueError):
     """An unknown or unusable code page."""
 
 
+# Cobrix's "common" code page: the EBCDIC invariant repertoire (what every EBCDIC code
+# page agrees on: printable ASCII), read as cp037; any other byte becomes a space.
+COMMON = "common"
+
+
 @lru_cache
 def codec_name(codepage: str) -> str:
     name = codepage.lower().replace("_", "")
+    if name == COMMON:
+        name = "cp037"
     if name == "ascii":
         name = "latin-1"  # ASCII files often carry Latin-1 bytes; never fail on them
     try:
@@ -60,7 +67,9 @@ def control_to_space_table(codepage: str) -> bytes:
     table = bytearray(range(256))
     for b in range(256):
         char = bytes([b]).decode(name, errors="replace")
-        if unicodedata.category(char) == "Cc":
+        if unicodedata.category(char) == "Cc" or (
+            codepage.lower() == COMMON and not 0x20 <= ord(char) <= 0x7E
+        ):
             table[b] = space
     return bytes(table)
 

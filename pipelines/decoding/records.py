@@ -95,8 +95,12 @@ def _numeric(
             if block.shape[1] <= 8
             else decode_wide_binary(block, pic.signed)
         )
+        # COMP/BINARY hold at most the PIC's digits (COMP-5 the full binary range): a value
+        # beyond them is not what the program stored, e.g. text bytes read as a number
         bad = np.zeros(n, dtype=bool)
-        reasons = np.full(n, "", dtype=object)
+        if f.usage is Usage.BINARY and pic.digits <= 18 and value.dtype != object:
+            bad = np.abs(value) >= 10**pic.digits
+        reasons = np.full(n, f"binary value exceeds PIC {pic.text}", dtype=object)
         empty = np.zeros(n, dtype=bool)  # every bit pattern is a binary number
     elif _needs_general_display(f):
         value, no_digits, bad, codes = decode_display_number(block, f, ebcdic)
