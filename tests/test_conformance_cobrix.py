@@ -346,3 +346,64 @@ def test_t14_rdw_counting_its_header(framing: Framing) -> None:
     expected = _strip_generated(_expected("t14_rdw_counts_header", "test14.txt"))
     assert len(rows) == 100
     assert not _compare_flat(rows, expected)
+
+
+T05_MAP = {"C": "STATIC-DETAILS", "D": "STATIC-DETAILS", "P": "CONTACTS"}
+
+
+@pytest.mark.parametrize(
+    ("expected_file", "data", "copybook", "framing", "segment_map", "length_field"),
+    [
+        (
+            "test5.txt",
+            "COMP.DETAILS.SEP30.DATA.dat",
+            "test5_copybook.cob",
+            Framing(record_format="V", rdw_big_endian=False, rdw_includes_header=False),
+            {},
+            None,
+        ),
+        (
+            "test5b.txt",
+            "COMP.DETAILS.FEB02.DATA.RDW.BE.dat",
+            "test5_copybook.cob",
+            Framing(record_format="V", rdw_includes_header=False),
+            {},
+            None,
+        ),
+        (
+            "test5c.txt",
+            "COMP.DETAILS.SEP30.DATA.dat",
+            "test5_copybook.cob",
+            Framing(record_format="V", rdw_big_endian=False, rdw_includes_header=False),
+            T05_MAP,
+            None,
+        ),
+        (
+            "test5d.txt",
+            "COMP.DETAILS.FEB02.DATA.RDW.BE.dat",
+            "test5d_copybook.cob",
+            Framing(rdw_adjustment=4),
+            {},
+            "RECORD-LENGTH",
+        ),
+    ],
+)
+def test_t05_multisegment_variable_length(
+    expected_file: str,
+    data: str,
+    copybook: str,
+    framing: Framing,
+    segment_map: dict[str, str],
+    length_field: str | None,
+) -> None:
+    """RDW in both byte orders, or the length from a field; records shorter than the
+    copybook; with a segment map only the matching REDEFINES branch is kept."""
+    opts = DecodeOptions(
+        codepage="common", trim="both", segment_field="SEGMENT-ID", segment_map=segment_map
+    )
+    rows, _ = _decode_framed(
+        "t05_multisegment_vrl_rdw", data, copybook, framing, opts, length_field
+    )
+    expected = _strip_generated(_expected("t05_multisegment_vrl_rdw", expected_file))
+    assert len(rows) == 1000 and len(expected) > 0
+    assert not _compare_flat(rows, expected)
