@@ -407,3 +407,21 @@ def test_t05_multisegment_variable_length(
     expected = _strip_generated(_expected("t05_multisegment_vrl_rdw", expected_file))
     assert len(rows) == 1000 and len(expected) > 0
     assert not _compare_flat(rows, expected)
+
+
+def test_t08_control_bytes_become_spaces_under_the_default_policy() -> None:
+    rows, faults = _decode_case(
+        "t08_non_printable_chars", DecodeOptions(codepage="common", trim="both")
+    )
+    expected = _expected("t08_non_printable_chars", "test8_printable.txt")
+    assert len(expected) == 60 and not faults
+    assert not _compare_flat(rows, expected)
+
+
+def test_t08_control_bytes_kept_on_request() -> None:
+    rows, _ = _decode_case(
+        "t08_non_printable_chars",
+        DecodeOptions(codepage="common_extended", trim="none", controls="keep"),
+    )
+    expected = _expected("t08_non_printable_chars", "test8_non_printable.txt")
+    assert not _compare_flat(rows, expected)

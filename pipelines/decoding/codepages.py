@@ -22,6 +22,38 @@ class CodePageError(ValueError):
     """An unknown or unusable code page."""
 
 
+def _common_extended_table() -> str:
+    """Cobrix's "common_extended": cp037 keeping control characters, as Cobrix maps them
+    (checked byte by byte against its output in conformance case t08): below 0x20 a C1
+    control becomes SUB, from 0x20 to 0x3F it becomes a space, as do DEL (0x07) and SUB
+    (0x3F); 0x0D/0x25 are LF/CR, swapped relative to IBM's table."""
+    chars = [bytes([b]).decode("cp037") for b in range(256)]
+    for b in range(0x40):
+        if 0x80 <= ord(chars[b]) <= 0x9F:
+            chars[b] = "\x1a" if b < 0x20 else " "
+    chars[0x07] = chars[0x3F] = " "
+    chars[0x0D], chars[0x25] = "\n", "\r"
+    return "".join(chars)
+
+
+_COMMON_EXTENDED = _common_extended_table()
+_COMMON_EXTENDED_ENCODE = codecs.charmap_build(_COMMON_EXTENDED)
+
+
+def _search(name: str) -> codecs.CodecInfo | None:
+    if name.replace("-", "_") != "common_extended":
+        return None
+    return codecs.CodecInfo(
+        name="common_extended",
+        encode=lambda text, errors="strict": codecs.charmap_encode(
+            text, errors, _COMMON_EXTENDED_ENCODE
+        ),
+        decode=lambda data, errors="strict": codecs.charmap_decode(data, errors, _COMMON_EXTENDED),
+    )
+
+
+codecs.register(_search)
+
 # Cobrix's "common" code page: the EBCDIC invariant repertoire (what every EBCDIC code
 # page agrees on: printable ASCII), read as cp037; any other byte becomes a space.
 COMMON = "common"
@@ -32,6 +64,8 @@ def codec_name(codepage: str) -> str:
     name = codepage.lower().replace("_", "")
     if name == COMMON:
         name = "cp037"
+    elif name == "commonextended":
+        name = "common_extended"
     if name == "ascii":
         name = "latin-1"  # ASCII files often carry Latin-1 bytes; never fail on them
     try:
