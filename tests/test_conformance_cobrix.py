@@ -425,3 +425,22 @@ def test_t08_control_bytes_kept_on_request() -> None:
     )
     expected = _expected("t08_non_printable_chars", "test8_non_printable.txt")
     assert not _compare_flat(rows, expected)
+
+
+@pytest.mark.parametrize(("file", "debug"), [("test24.txt", "hex"), ("test24b.txt", "raw")])
+def test_t24_debug_columns_carry_the_raw_bytes(file: str, debug: str) -> None:
+    import base64
+
+    opts = DecodeOptions(codepage="cp037", trim="both", float_format="ieee", debug=debug)
+    rows, _ = _decode_case("t24_debug_raw_value_fields", opts)
+    expected = _expected("t24_debug_raw_value_fields", file)
+    assert len(expected) > 0
+    for got, want in zip(rows, expected, strict=False):
+        for key, value in want.items():
+            if not key.endswith("_debug"):
+                g = got[key]
+                assert g == value if isinstance(value, str) else _same_number(g, value), key
+                continue
+            raw = got[key.upper()]
+            shown = base64.b64encode(raw).decode() if debug == "raw" else raw
+            assert shown == value, key

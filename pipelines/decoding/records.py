@@ -38,6 +38,7 @@ class DecodeOptions:
     float_format: str = "ibm"  # COMP-1/COMP-2: "ibm" hexadecimal float or "ieee" 754
     # Multisegment records: the field holding the segment id, and segment id → the
     # REDEFINES branch that applies; fields of the other branches are null.
+    debug: str = "none"  # add <field>_debug with the raw bytes: "none", "hex" or "raw"
     segment_field: str | None = None
     segment_map: Mapping[str, str] = field(default_factory=dict)
 
@@ -147,10 +148,26 @@ def decode_chunk(
         else:
             arr = decode_text(block, opts.codepage, opts.trim, opts.controls)
         columns[f.column] = arr
+        if opts.debug != "none":
+            columns[f"{f.column}_debug"] = _debug_column(block, opts.debug)
     _null_unused_occurrences(layout, columns)
     if opts.segment_field and opts.segment_map:
         faults = _apply_segment_map(layout, columns, faults, opts)
     return pa.table(columns), faults
+
+
+def _debug_column(block: np.ndarray, kind: str) -> pa.Array:
+    """The field's raw bytes beside its value: upper-case hex text, or binary."""
+    n, width = block.shape
+    raw = np.ascontiguousarray(block).tobytes()
+    if kind == "raw":
+        fixed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), n, [None, pa.py_buffer(raw)])
+        return fixed.cast(pa.binary())
+    if kind != "hex":
+        raise ValueError(f"unknown debug policy {kind!r}: none, hex or raw")
+    text = raw.hex().upper().encode("ascii")
+    offsets = np.arange(0, 2 * width * n + 1, 2 * width, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(text))
 
 
 def _null_unused_occurrences(layout: RecordLayout, columns: dict[str, pa.Array]) -> None:
