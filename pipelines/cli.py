@@ -65,7 +65,7 @@ def cli(ctx: click.Context, lake_url: str | None, log_json: bool) -> None:
     except LakeLocationError as exc:
         raise click.UsageError(str(exc)) from exc
     run_id = new_run_id()
-    needs_dir = ctx.invoked_subcommand not in (None, "sql", "layout")
+    needs_dir = ctx.invoked_subcommand not in (None, "sql", "layout", "decode")
     configure_logging(lake.logs if needs_dir else None, run_id, settings.log_level, log_json)
     ctx.obj = Context(settings, lake, run_id)
 
@@ -274,6 +274,182 @@ def layout(copybook: Path, free_format: bool) -> None:
         for f in rec.fields:
             t.add_row(f.name, f"{f.level:02d}", str(f.offset), str(f.size), f.type_text)
         out.print(t)
+
+
+def _segment_map(text: str | None) -> dict[str, str]:
+    """`C=COMPANY,P=PERSON` (or `C;D=STATIC-DETAILS`) → segment id → REDEFINES branch."""
+    out: dict[str, str] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        ids, sep, branch = part.partition("=")
+        if not sep or not branch.strip():
+            raise click.BadParameter(f"{part!r}: expected ID=BRANCH", param_hint="--segment-map")
+        for seg in ids.split(";"):
+            out[seg.strip()] = branch.strip().upper()
+    return out
+
+
+@cli.command()
+@click.argument("data")
+@click.option(
+    "--copybook",
+    "copybook_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+)
+@click.option("--record", "record_name", default=None, help="01 record to use (default: first).")
+@click.option(
+    "--encoding",
+    default="cp037",
+    show_default=True,
+    help="cp037, cp273, cp500, cp1047, cp1140, cp1141, cp1148, common, ascii, …",
+)
+@click.option(
+    "--record-format", type=click.Choice(["F", "FB", "V", "VB"]), default="F", show_default=True
+)
+@click.option("--record-length", type=int, default=None, help="F/FB: bytes per record.")
+@click.option("--rdw-little-endian", is_flag=True, help="RDW/BDW lengths are little-endian.")
+@click.option(
+    "--rdw-excludes-header",
+    is_flag=True,
+    help="RDW lengths do not count the 4 RDW bytes (IBM's do).",
+)
+@click.option("--rdw-adjustment", type=int, default=0, help="Added to every RDW length.")
+@click.option("--file-start-offset", type=int, default=0, help="File header bytes to skip.")
+@click.option("--file-end-offset", type=int, default=0, help="File footer bytes to skip.")
+@click.option(
+    "--dialect",
+    type=click.Choice(["mainframe", "gnucobol", "microfocus"]),
+    default="mainframe",
+    show_default=True,
+)
+@click.option("--segment-field", default=None, help="Field holding the segment id.")
+@click.option("--segment-map", default=None, help="ID=BRANCH,… REDEFINES branch per segment.")
+@click.option(
+    "--trim",
+    type=click.Choice(["right", "left", "both", "none"]),
+    default="right",
+    show_default=True,
+)
+@click.option(
+    "--floating-point",
+    type=click.Choice(["ibm", "ieee"]),
+    default="ibm",
+    show_default=True,
+    help="COMP-1/COMP-2 format.",
+)
+@click.option(
+    "--debug",
+    "debug_cols",
+    type=click.Choice(["none", "hex", "raw"]),
+    default="none",
+    help="Add <field>_debug columns with the raw bytes.",
+)
+@click.option("--free-format", is_flag=True, help="Free-format copybook source.")
+@click.option(
+    "--output",
+    "output",
+    default=None,
+    help="OUT.jsonl, OUT.parquet or OUT.csv (default: JSON Lines on stdout).",
+)
+@click.option("--strict", is_flag=True, help="Stop at the first value that does not decode.")
+def decode(
+    data: str,
+    copybook_path: Path,
+    record_name: str | None,
+    encoding: str,
+    record_format: str,
+    record_length: int | None,
+    rdw_little_endian: bool,
+    rdw_excludes_header: bool,
+    rdw_adjustment: int,
+    file_start_offset: int,
+    file_end_offset: int,
+    dialect: str,
+    segment_field: str | None,
+    segment_map: str | None,
+    trim: str,
+    floating_point: str,
+    debug_cols: str,
+    free_format: bool,
+    output: str | None,
+    strict: bool,
+) -> None:
+    """Decode a legacy data file with its copybook (JSON Lines by default)."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from pipelines.copybook import CopybookError, parse_copybook
+    from pipelines.decoding.codepages import CodePageError, codec_name
+    from pipelines.decoding.decode_file import StrictModeError, decode_file
+    from pipelines.decoding.framing import Framing, FramingError
+    from pipelines.decoding.nested import nest, to_json
+    from pipelines.decoding.records import DecodeOptions
+
+    try:
+        codec_name(encoding)
+        records = parse_copybook(
+            copybook_path.read_text(encoding="utf-8", errors="replace"), free_format=free_format
+        )
+    except (CopybookError, CodePageError) as exc:
+        raise click.ClickException(f"{copybook_path}: {exc}") from exc
+    name = (record_name or next(iter(records))).upper()
+    if name not in records:
+        raise click.ClickException(
+            f"{copybook_path} has no record {name}; it has {', '.join(records)}"
+        )
+    layout = records[name]
+    framing = Framing(
+        record_format=record_format,
+        record_length=record_length,
+        rdw_big_endian=not rdw_little_endian,
+        rdw_includes_header=not rdw_excludes_header,
+        rdw_adjustment=rdw_adjustment,
+        file_start_offset=file_start_offset,
+        file_end_offset=file_end_offset,
+    )
+    opts = DecodeOptions(
+        codepage=encoding,
+        trim=trim,
+        float_format=floating_point,
+        dialect=dialect,
+        debug=debug_cols,
+        segment_field=segment_field,
+        segment_map=_segment_map(segment_map),
+    )
+    read = with_errors = 0
+    writer = None
+    sink = click.get_text_stream("stdout") if not output or output.endswith(".jsonl") else None
+    handle = open(output, "w", encoding="utf-8") if output and output.endswith(".jsonl") else None  # noqa: SIM115
+    try:
+        for batch in decode_file(data, layout, opts, framing, strict):
+            read += batch.table.num_rows
+            with_errors += len(batch.errors)
+            if output and output.endswith(".parquet"):
+                writer = writer or pq.ParquetWriter(output, batch.table.schema)
+                writer.write_table(batch.table)
+            elif output and output.endswith(".csv"):
+                writer = writer or pacsv.CSVWriter(output, batch.table.schema)
+                writer.write_table(batch.table)
+            else:
+                out = handle or sink
+                for i, row in enumerate(batch.table.to_pylist()):
+                    record = nest(row, layout)
+                    if i in batch.errors:
+                        record["_errors"] = batch.errors[i]
+                    out.write(to_json(record) + "\n")
+    except (FramingError, StrictModeError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        if writer is not None:
+            writer.close()
+        if handle is not None:
+            handle.close()
+    console.print(
+        f"{data}: {read:,} records decoded, {with_errors:,} with values that did "
+        "not decode (null, listed in _errors)"
+    )
 
 
 @cli.command()

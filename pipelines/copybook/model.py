@@ -59,6 +59,8 @@ class Field:
     # OCCURS DEPENDING ON: (counter field, 1-based element) pairs; null when counter < element
     depends_on: tuple[tuple[str, int], ...] = ()
     branch: str | None = None  # the REDEFINES alternative (group or field) it belongs to
+    # place in nested output: the 01 record, groups, and 0-based OCCURS indexes
+    json_path: tuple[str | int, ...] = ()
     sign_separate: bool = False
     sign_leading: bool = False
 

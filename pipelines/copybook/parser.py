@@ -184,14 +184,19 @@ class _Placer:
         suffix: str,
         path: tuple[str, ...],
         depends: tuple[tuple[str, int], ...],
+        key: tuple[str | int, ...] = (),
     ) -> int:
-        """Lay out all OCCURS copies of `item`; return the total bytes they occupy."""
+        """Lay out all OCCURS copies of `item`; return the total bytes they occupy.
+
+        `key` is the parent's place in nested output: group names, and 0-based indexes
+        for OCCURS elements."""
+        base = (*key, item.name)
         if item.occurs == 1:
-            return self.layout(item, offset, suffix, path, depends)
+            return self.layout(item, offset, suffix, path, depends, base)
         one = 0
         for n in range(item.occurs):
             dep = (*depends, (item.depending_on, n + 1)) if item.depending_on else depends
-            one = self.layout(item, offset + n * one, f"{suffix}_{n + 1}", path, dep)
+            one = self.layout(item, offset + n * one, f"{suffix}_{n + 1}", path, dep, (*base, n))
         return one * item.occurs
 
     def layout(
@@ -201,6 +206,7 @@ class _Placer:
         suffix: str,
         path: tuple[str, ...],
         depends: tuple[tuple[str, int], ...],
+        key: tuple[str | int, ...] = (),
     ) -> int:
         """Place `item` at `offset`; return the size of one occurrence."""
         if item.children:
@@ -219,7 +225,7 @@ class _Placer:
                 else:
                     at = pos
                 starts[child.name] = at
-                size = self.place(child, at, suffix, inner, depends)
+                size = self.place(child, at, suffix, inner, depends, key)
                 if not child.redefines:
                     pos = at + size
                 end = max(end, at + size)
@@ -246,6 +252,7 @@ class _Placer:
                 sign_leading=item.sign_leading,
                 path=path,
                 depends_on=depends,
+                json_path=key,
             )
         )
         return size

@@ -88,18 +88,32 @@ def frame(
 
 
 def _walk_rdw(
-    buf: bytes, pos: int, end: int, framing: Framing, name: str, number: int = 1
+    buf: bytes,
+    pos: int,
+    end: int,
+    framing: Framing,
+    name: str,
+    number: int = 1,
+    partial: list[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Records behind RDWs from `pos` to `end`. With `partial` given (streaming), a record
+    that runs past `end` is not an error: its offset goes into `partial` and the walk stops."""
     starts: list[int] = []
     lengths: list[int] = []
     header = 4 if framing.rdw_includes_header else 0
     while pos < end:
         if pos + 4 > end:
+            if partial is not None:
+                partial.append(pos)
+                break
             raise FramingError(
                 f"{name}: truncated RDW at byte offset {pos} (record {number + len(starts)})"
             )
         length = _descriptor_length(buf[pos : pos + 4], framing.rdw_big_endian)
         payload = length - header + framing.rdw_adjustment
+        if partial is not None and payload > 0 and pos + 4 + payload > end:
+            partial.append(pos)
+            break
         if payload <= 0 or pos + 4 + payload > end:
             raise FramingError(
                 f"{name}: RDW at byte offset {pos} (record {number + len(starts)}) gives a "

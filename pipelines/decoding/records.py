@@ -38,6 +38,9 @@ class DecodeOptions:
     float_format: str = "ibm"  # COMP-1/COMP-2: "ibm" hexadecimal float or "ieee" 754
     # Multisegment records: the field holding the segment id, and segment id → the
     # REDEFINES branch that applies; fields of the other branches are null.
+    # "mainframe" (IBM overpunch, big-endian binary) or "gnucobol"/"microfocus" (rehosted
+    # COBOL: ASCII overpunch p-y for negative digits, COMP-5 in native little-endian)
+    dialect: str = "mainframe"
     debug: str = "none"  # add <field>_debug with the raw bytes: "none", "hex" or "raw"
     segment_field: str | None = None
     segment_map: Mapping[str, str] = field(default_factory=dict)
@@ -91,10 +94,11 @@ def _numeric(
         value, bad, codes = decode_packed(block, pic.signed)
         reasons = _reasons(codes, PACKED_REASONS)
     elif f.usage in (Usage.BINARY, Usage.NATIVE_BINARY):
+        little = f.usage is Usage.NATIVE_BINARY and opts.dialect != "mainframe"
         value = (
-            decode_binary(block, pic.signed)
+            decode_binary(block, pic.signed, little_endian=little)
             if block.shape[1] <= 8
-            else decode_wide_binary(block, pic.signed)
+            else decode_wide_binary(block[:, ::-1] if little else block, pic.signed)
         )
         # COMP/BINARY hold at most the PIC's digits (COMP-5 the full binary range): a value
         # beyond them is not what the program stored, e.g. text bytes read as a number
@@ -103,7 +107,7 @@ def _numeric(
             bad = np.abs(value) >= 10**pic.digits
         reasons = np.full(n, f"binary value exceeds PIC {pic.text}", dtype=object)
         empty = np.zeros(n, dtype=bool)  # every bit pattern is a binary number
-    elif _needs_general_display(f):
+    elif _needs_general_display(f) or (not ebcdic and pic.signed):
         value, no_digits, bad, codes = decode_display_number(block, f, ebcdic)
         reasons = _reasons(codes, DISPLAY_REASONS)
         blank = no_digits & ~bad

@@ -1,0 +1,58 @@
+"""Flat decoded rows → nested records (groups as objects, OCCURS as arrays) and exact JSON.
+
+Decimals are written as JSON numbers with every digit (never through a float); OCCURS
+DEPENDING ON arrays hold only the elements the counter says exist.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import date
+from decimal import Decimal
+
+from pipelines.copybook.model import RecordLayout
+
+
+def _insert(node: dict | list, keys: tuple[str | int, ...], value: object) -> None:
+    key = keys[0]
+    if isinstance(node, list):
+        while len(node) <= key:  # type: ignore[operator]
+            node.append(None)
+    if len(keys) == 1:
+        node[key] = value  # type: ignore[index]
+        return
+    empty: dict | list = [] if isinstance(keys[1], int) else {}
+    if isinstance(node, list):
+        if node[key] is None:  # type: ignore[index]
+            node[key] = empty  # type: ignore[index]
+        child = node[key]  # type: ignore[index]
+    else:
+        child = node.setdefault(key, empty)
+    _insert(child, keys[1:], value)
+
+
+def nest(row: dict[str, object], layout: RecordLayout) -> dict[str, object]:
+    """One decoded row as the copybook's nested shape, keyed by the names as written."""
+    out: dict[str, object] = {}
+    counters = {f.name: f.column for f in layout.fields}
+    for f in layout.fields:
+        if any((row.get(counters.get(c, "")) or 0) < k for c, k in f.depends_on):
+            continue  # past the OCCURS DEPENDING ON counter: the element does not exist
+        _insert(out, f.json_path[1:], row[f.column])
+    return out
+
+
+def to_json(value: object) -> str:
+    """JSON with decimals exact, dates ISO, bytes base64."""
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(k)}:{to_json(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ",".join(to_json(v) for v in value) + "]"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, date):
+        return json.dumps(value.isoformat())
+    if isinstance(value, bytes):
+        return json.dumps(base64.b64encode(value).decode())
+    return json.dumps(value, ensure_ascii=False)
