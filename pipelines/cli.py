@@ -348,6 +348,11 @@ def _segment_map(text: str | None) -> dict[str, str]:
 )
 @click.option("--free-format", is_flag=True, help="Free-format copybook source.")
 @click.option(
+    "--variable-size-occurs",
+    is_flag=True,
+    help="OCCURS DEPENDING ON arrays take only their present elements' bytes.",
+)
+@click.option(
     "--output",
     "output",
     default=None,
@@ -375,6 +380,7 @@ def decode(
     free_format: bool,
     output: str | None,
     strict: bool,
+    variable_size_occurs: bool,
 ) -> None:
     """Decode a legacy data file with its copybook (JSON Lines by default)."""
     import pyarrow.csv as pacsv
@@ -423,7 +429,7 @@ def decode(
     sink = click.get_text_stream("stdout") if not output or output.endswith(".jsonl") else None
     handle = open(output, "w", encoding="utf-8") if output and output.endswith(".jsonl") else None  # noqa: SIM115
     try:
-        for batch in decode_file(data, layout, opts, framing, strict):
+        for batch in decode_file(data, layout, opts, framing, strict, variable_size_occurs):
             read += batch.table.num_rows
             with_errors += len(batch.errors)
             if output and output.endswith(".parquet"):

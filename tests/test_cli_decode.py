@@ -89,3 +89,28 @@ def test_wrong_framing_is_a_clear_error() -> None:
         cli, ["decode", str(data), "--copybook", str(copybook), "--record-format", "V"]
     )
     assert result.exit_code != 0 and "byte offset 0" in result.output
+
+
+def test_t21_nested_variable_size_occurs_in_ascii() -> None:
+    """Records split only by their counters; empty arrays stay empty arrays."""
+    data, copybook = _case("t21_odo_variable_size_ascii")
+    result = CliRunner().invoke(
+        cli,
+        [
+            "decode",
+            str(data),
+            "--copybook",
+            str(copybook),
+            "--encoding",
+            "ascii",
+            "--variable-size-occurs",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    got = [
+        {"RECORD": _cobrix_keys(json.loads(x))}
+        for x in result.stdout.splitlines()
+        if x.startswith("{")
+    ]
+    expected = CONFORMANCE / "t21_odo_variable_size_ascii" / "expected" / "test21.txt"
+    assert got == [json.loads(x) for x in expected.read_text().split("\n") if x]

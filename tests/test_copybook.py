@@ -92,7 +92,7 @@ def test_occurs_depending_on_takes_the_maximum_and_records_the_counter() -> None
     rec = parse_copybook(text)["REC"]
     assert rec.size == 9
     code3 = rec.field("CODE_3")
-    assert (code3.offset, code3.depends_on) == (6, (("CNT", 3),))
+    assert (code3.offset, code3.depends_on) == (6, (("CNT", 3, 2),))
     assert rec.field("TAIL").offset == 8
 
 

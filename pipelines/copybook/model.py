@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 
 class Usage(Enum):
@@ -56,8 +57,9 @@ class Field:
     line: int  # copybook line, for error messages
     level: int = 5
     path: tuple[str, ...] = ()  # enclosing groups, outermost first (the 01 record included)
-    # OCCURS DEPENDING ON: (counter field, 1-based element) pairs; null when counter < element
-    depends_on: tuple[tuple[str, int], ...] = ()
+    # OCCURS DEPENDING ON: (counter field, 1-based element, position of the element's index
+    # in json_path); the value is null when counter < element
+    depends_on: tuple[tuple[str, int, int], ...] = ()
     branch: str | None = None  # the REDEFINES alternative (group or field) it belongs to
     # place in nested output: the 01 record, groups, and 0-based OCCURS indexes
     json_path: tuple[str | int, ...] = ()
@@ -89,6 +91,9 @@ class RecordLayout:
     name: str
     size: int
     fields: list[Field] = field(default_factory=list)
+    # the parsed item tree, kept for layouts that vary per record (OCCURS DEPENDING ON
+    # with variable-size occurs); see pipelines.decoding.variable_occurs
+    tree: Any = None
 
     def field(self, name: str) -> Field:
         wanted = name.upper()

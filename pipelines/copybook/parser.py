@@ -41,7 +41,7 @@ _OCCURS_SUFFIX = re.compile(r"(_\d+)+$")
 _TOKEN = re.compile(r"""'[^']*'|"[^"]*"|[^\s]+""")
 
 
-@dataclass
+@dataclass(eq=False)  # identity semantics: items are tree nodes (and cache keys)
 class _Item:
     level: int
     name: str
@@ -183,7 +183,7 @@ class _Placer:
         offset: int,
         suffix: str,
         path: tuple[str, ...],
-        depends: tuple[tuple[str, int], ...],
+        depends: tuple[tuple[str, int, int], ...],
         key: tuple[str | int, ...] = (),
     ) -> int:
         """Lay out all OCCURS copies of `item`; return the total bytes they occupy.
@@ -195,7 +195,9 @@ class _Placer:
             return self.layout(item, offset, suffix, path, depends, base)
         one = 0
         for n in range(item.occurs):
-            dep = (*depends, (item.depending_on, n + 1)) if item.depending_on else depends
+            counter = f"{item.depending_on}{suffix}"  # resolved in finish() if outer
+            # (counter, element, where the element's index sits in json_path)
+            dep = (*depends, (counter, n + 1, len(base))) if item.depending_on else depends
             one = self.layout(item, offset + n * one, f"{suffix}_{n + 1}", path, dep, (*base, n))
         return one * item.occurs
 
@@ -205,7 +207,7 @@ class _Placer:
         offset: int,
         suffix: str,
         path: tuple[str, ...],
-        depends: tuple[tuple[str, int], ...],
+        depends: tuple[tuple[str, int, int], ...],
         key: tuple[str | int, ...] = (),
     ) -> int:
         """Place `item` at `offset`; return the size of one occurrence."""
@@ -260,6 +262,20 @@ class _Placer:
     def finish(self, record: str, size: int) -> RecordLayout:
         """Drop FILLERs, set REDEFINES branches, and qualify names that repeat in the record
         (ADDRESS in COMPANY and in PERSON → COMPANY-ADDRESS, PERSON-ADDRESS)."""
+        names = {f.name for f in self.fields}
+
+        def resolve(counter: str) -> str:
+            # a counter inside the same OCCURS element carries its suffix; an outer one not
+            while counter not in names and _OCCURS_SUFFIX.search(counter):
+                counter = counter.rsplit("_", 1)[0]
+            return counter
+
+        self.fields = [
+            replace(f, depends_on=tuple((resolve(c), k, at) for c, k, at in f.depends_on))
+            if f.depends_on
+            else f
+            for f in self.fields
+        ]
         fields = [f for f in self.fields if not f.name.startswith("FILLER")]
         out = []
         for f in fields:
@@ -293,5 +309,5 @@ def parse_copybook(text: str, *, free_format: bool = False) -> dict[str, RecordL
     for root in _tree(items):
         placer = _Placer()
         size = placer.place(root, 0, "", (), ())
-        records[root.name] = placer.finish(root.name, size)
+        records[root.name] = replace(placer.finish(root.name, size), tree=root)
     return records

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import fsspec
 import numpy as np
 import pyarrow as pa
 
@@ -16,6 +17,7 @@ from pipelines.copybook.model import RecordLayout
 from pipelines.decoding.framing import Framing
 from pipelines.decoding.reader import RecordChunk, read_records
 from pipelines.decoding.records import DecodeOptions, decode_chunk
+from pipelines.decoding.variable_occurs import split_variable_records
 
 
 class StrictModeError(ValueError):
@@ -29,10 +31,31 @@ class DecodedBatch:
     chunk: RecordChunk
 
 
+def _variable_chunks(url: str, layout: RecordLayout, framing: Framing) -> Iterator[RecordChunk]:
+    with fsspec.open(url, "rb") as fh:
+        data = fh.read()
+    end = len(data) - framing.file_end_offset
+    matrix, offsets = split_variable_records(data, layout, framing.file_start_offset, end)
+    lengths = np.diff(np.append(offsets, end))
+    for i in range(0, len(offsets), 65_536):
+        part = slice(i, i + 65_536)
+        yield RecordChunk(1 + i, offsets[part], lengths[part], matrix[part])
+
+
 def decode_file(
-    url: str, layout: RecordLayout, opts: DecodeOptions, framing: Framing, strict: bool = False
+    url: str,
+    layout: RecordLayout,
+    opts: DecodeOptions,
+    framing: Framing,
+    strict: bool = False,
+    variable_size_occurs: bool = False,
 ) -> Iterator[DecodedBatch]:
-    for chunk in read_records(url, framing, layout.size):
+    chunks = (
+        _variable_chunks(url, layout, framing)
+        if variable_size_occurs
+        else read_records(url, framing, layout.size)
+    )
+    for chunk in chunks:
         table, faults = decode_chunk(chunk.records, layout, opts)
         errors: dict[int, list[dict]] = {}
         for f in faults:

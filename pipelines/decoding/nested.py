@@ -32,13 +32,30 @@ def _insert(node: dict | list, keys: tuple[str | int, ...], value: object) -> No
     _insert(child, keys[1:], value)
 
 
+def _ensure_array(node: dict | list, keys: tuple[str | int, ...]) -> None:
+    """Create the containers along `keys`, ending in a list, unless they exist."""
+    for i, key in enumerate(keys):
+        last = i == len(keys) - 1
+        empty: dict | list = [] if last or isinstance(keys[i + 1], int) else {}
+        if isinstance(node, list):
+            while len(node) <= key:  # type: ignore[operator]
+                node.append({})
+            node = node[key]  # type: ignore[index]
+        else:
+            node = node.setdefault(key, empty)
+
+
 def nest(row: dict[str, object], layout: RecordLayout) -> dict[str, object]:
     """One decoded row as the copybook's nested shape, keyed by the names as written."""
     out: dict[str, object] = {}
     counters = {f.name: f.column for f in layout.fields}
     for f in layout.fields:
-        if any((row.get(counters.get(c, "")) or 0) < k for c, k in f.depends_on):
-            continue  # past the OCCURS DEPENDING ON counter: the element does not exist
+        absent = [at for c, k, at in f.depends_on if (row.get(counters.get(c, "")) or 0) < k]
+        if absent:
+            # past an OCCURS DEPENDING ON counter: the element does not exist, but its
+            # array does (empty when the counter is 0)
+            _ensure_array(out, f.json_path[1 : absent[0]])
+            continue
         _insert(out, f.json_path[1:], row[f.column])
     return out
 

@@ -177,7 +177,7 @@ def _debug_column(block: np.ndarray, kind: str) -> pa.Array:
 def _null_unused_occurrences(layout: RecordLayout, columns: dict[str, pa.Array]) -> None:
     """OCCURS DEPENDING ON, fixed-maximum layout: elements past the counter are null."""
     for f in layout.fields:
-        for counter, element in f.depends_on:
+        for counter, element, _ in f.depends_on:
             count = columns[layout.field(counter).column]
             keep = pc.fill_null(pc.greater_equal(count, element), False)
             columns[f.column] = pc.if_else(keep, columns[f.column], None)
