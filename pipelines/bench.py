@@ -59,7 +59,25 @@ def write_open_items(path: Path, records: int, seed: int = 1) -> None:
     writer.close()
 
 
+def engine_to_polars(path: Path) -> int:
+    """The engine alone: file → polars DataFrames, one pass."""
+    import polars as pl
+
+    from pipelines.copybook import parse_copybook
+    from pipelines.decoding.decode_file import decode_file
+    from pipelines.decoding.framing import Framing
+    from pipelines.decoding.records import DecodeOptions
+
+    feed = feed_by_name("open_items")
+    layout = parse_copybook((lf.COPYBOOK_DIR / feed.copybook).read_text())[feed.detail_record]
+    opts = DecodeOptions(codepage=feed.codepage, dates=feed.dates)
+    return sum(
+        pl.from_arrow(b.table).height for b in decode_file(str(path), layout, opts, Framing())
+    )
+
+
 def engine_decode(path: Path) -> int:
+    """The landing path: trailer verification pass + decode with quarantine rules."""
     feed = feed_by_name("open_items")
     text = (lf.COPYBOOK_DIR / feed.copybook).read_text()
     f = LegacyFile(str(path), path.name, feed, text)
@@ -112,6 +130,7 @@ def bench_decoder(records: int, repeats: int) -> None:
         path = Path(tmp) / "AROPEN_BENCH.dat"
         write_open_items(path, records)
         size = path.stat().st_size
+        polars_mbs, polars_s = _median_rate(lambda: engine_to_polars(path), size, repeats)
         engine_mbs, engine_s = _median_rate(lambda: engine_decode(path), size, repeats)
         sample = min(records, 200_000)
         base_mbs, base_s = _median_rate(
@@ -122,14 +141,21 @@ def bench_decoder(records: int, repeats: int) -> None:
         f"median of {repeats}"
     )
     print(
-        f"  engine (vectorised, 1 process, file -> Arrow): {engine_mbs:8.1f} MB/s "
+        f"  engine, file -> polars DataFrame (1 process):        {polars_mbs:8.1f} MB/s "
+        f"{records / polars_s:12,.0f} rec/s"
+    )
+    print(
+        f"  engine, verified landing decode (trailer + decode):  {engine_mbs:8.1f} MB/s "
         f"{records / engine_s:12,.0f} rec/s"
     )
     print(
-        f"  baseline (tuned per-record Python, exact):    {base_mbs:8.1f} MB/s "
+        f"  baseline (tuned per-record Python, exact):           {base_mbs:8.1f} MB/s "
         f"{sample / base_s:12,.0f} rec/s"
     )
-    print(f"  ratio engine / baseline: {engine_mbs / base_mbs:.1f}x")
+    print(
+        f"  ratio engine/baseline: {polars_mbs / base_mbs:.1f}x (DataFrame), "
+        f"{engine_mbs / base_mbs:.1f}x (verified landing)"
+    )
     print(
         f"  peak memory (this process): "
         f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB"

@@ -12,7 +12,6 @@ import unicodedata
 from functools import lru_cache
 
 import ebcdic  # noqa: F401  (registers the codecs on import)
-import numpy as np
 
 EBCDIC_CODEPAGES = ("cp037", "cp273", "cp500", "cp1047", "cp1140", "cp1141", "cp1148")
 ASCII_CODEPAGES = ("ascii", "latin-1", "cp1252")
@@ -76,16 +75,6 @@ def codec_name(codepage: str) -> str:
 
 def is_ebcdic(codepage: str) -> bool:
     return codec_name(codepage) not in {codecs.lookup(c).name for c in ASCII_CODEPAGES}
-
-
-@lru_cache
-def utf8_lengths(codepage: str) -> np.ndarray:
-    """UTF-8 length of each of the 256 byte values once decoded: builds string offsets fast."""
-    name = codec_name(codepage)
-    return np.array(
-        [len(bytes([b]).decode(name, errors="replace").encode("utf-8")) for b in range(256)],
-        dtype=np.int64,
-    )
 
 
 @lru_cache
