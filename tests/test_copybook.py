@@ -111,3 +111,25 @@ def test_repeated_names_are_qualified_and_branches_known() -> None:
         ("COMPANY-ADDRESS", "COMPANY"),
         ("PERSON-ADDRESS", "PERSON"),
     ]
+
+
+def test_errors_name_line_and_column() -> None:
+    text = "\n".join(
+        [
+            _line("000100", " ", "01  REC."),
+            _line("000200", " ", "    05  A   PIC X(3) BOGUS."),
+        ]
+    )
+    with pytest.raises(CopybookError, match=r"line 2, column 29: unexpected 'BOGUS'"):
+        parse_copybook(text)
+
+
+def test_occurs_clauses_without_storage_and_free_format() -> None:
+    text = """
+01 REC.
+   05 ITEMS OCCURS 2 TIMES ASCENDING KEY IS CODE INDEXED BY IX.
+      10 CODE PIC X(2).
+   05 TAIL PIC S9(3) COMP-3 VALUE ZERO.
+"""
+    rec = parse_copybook(text, free_format=True)["REC"]
+    assert [(f.name, f.offset) for f in rec.fields] == [("CODE_1", 0), ("CODE_2", 2), ("TAIL", 4)]

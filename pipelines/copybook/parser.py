@@ -37,6 +37,20 @@ _USAGES = {
     "COMPUTATIONAL-5": Usage.NATIVE_BINARY,
     "DISPLAY": Usage.DISPLAY,
 }
+_NO_STORAGE_WORDS = {
+    "SYNC",
+    "SYNCHRONIZED",
+    "JUST",
+    "JUSTIFIED",
+    "RIGHT",
+    "BLANK",
+    "WHEN",
+    "ZERO",
+    "ASCENDING",
+    "DESCENDING",
+    "GLOBAL",
+    "EXTERNAL",
+}
 _OCCURS_SUFFIX = re.compile(r"(_\d+)+$")
 _TOKEN = re.compile(r"""'[^']*'|"[^"]*"|[^\s]+""")
 
@@ -57,82 +71,97 @@ class _Item:
     children: list[_Item] = field(default_factory=list)
 
 
-def _statements(text: str, free_format: bool) -> list[tuple[int, str]]:
-    """Source lines → period-terminated statements, each with the line it starts on."""
-    out: list[tuple[int, str]] = []
-    buf: list[str] = []
-    start = 0
+@dataclass(frozen=True)
+class _Token:
+    text: str
+    line: int
+    col: int  # 1-based column in the source line
+
+    def where(self) -> str:
+        return f"line {self.line}, column {self.col}"
+
+
+def _statements(text: str, free_format: bool) -> list[list[_Token]]:
+    """Source lines → period-terminated statements, as tokens that know where they are."""
+    out: list[list[_Token]] = []
+    current: list[_Token] = []
     for lineno, raw in enumerate(text.expandtabs(8).splitlines(), start=1):
         if free_format:
-            code = raw
-            if code.lstrip().startswith("*>") or code.lstrip().startswith("*"):
+            if raw.lstrip().startswith("*"):
                 continue
+            code, first_col = raw, 1
         else:
-            if len(raw) < 7:
-                continue
-            if raw[6] in "*/":
-                continue
-            if raw[6] == "D":
-                continue
-            code = raw[7:72]
+            if len(raw) < 7 or raw[6] in "*/D":
+                continue  # short line, comment, page eject or debug line
+            code, first_col = raw[7:72], 8
         code = code.split("*>", 1)[0]
-        if not code.strip():
-            continue
-        if not buf:
-            start = lineno
-        buf.append(code.strip())
-        joined = " ".join(buf)
-        if joined.endswith("."):
-            out.append((start, joined[:-1].strip()))
-            buf = []
-    if buf:
-        out.append((start, " ".join(buf)))
+        for m in _TOKEN.finditer(code):
+            tok = m.group(0)
+            ends = tok.endswith(".") and not tok.startswith(("'", '"'))
+            body = tok[:-1] if ends else tok
+            if body:
+                current.append(_Token(body.rstrip(","), lineno, first_col + m.start()))
+            if ends and current:
+                out.append(current)
+                current = []
+    if current:
+        out.append(current)
     return out
 
 
-def _parse_statement(lineno: int, stmt: str) -> _Item | None:
-    tokens = [t.rstrip(",") for t in _TOKEN.findall(stmt)]
-    if not tokens or not tokens[0].isdigit():
-        raise CopybookError(f"line {lineno}: expected a level number, found {stmt[:40]!r}")
-    level = int(tokens[0])
+def _parse_statement(tokens: list[_Token]) -> _Item | None:
+    first = tokens[0]
+    if not first.text.isdigit():
+        raise CopybookError(f"{first.where()}: expected a level number, found {first.text!r}")
+    level = int(first.text)
     if level == 88:
         return None  # condition names hold no storage
     if level == 66:
-        raise CopybookError(f"line {lineno}: level 66 (RENAMES) is not supported yet")
-    name = tokens[1].upper() if len(tokens) > 1 else "FILLER"
-    item = _Item(level=level, name=name, line=lineno)
+        raise CopybookError(f"{first.where()}: level 66 (RENAMES) is not supported yet")
+    name = tokens[1].text.upper() if len(tokens) > 1 else "FILLER"
+    item = _Item(level=level, name=name, line=first.line)
+    words = [t.text.upper() for t in tokens]
+
+    def need(k: int, what: str) -> str:
+        if k >= len(tokens):
+            raise CopybookError(f"{tokens[-1].where()}: {what} expected after {tokens[-1].text!r}")
+        return tokens[k].text
+
     i = 2
     while i < len(tokens):
-        tok = tokens[i].upper()
+        tok = words[i]
         if tok in ("PIC", "PICTURE"):
             i += 1
-            if i < len(tokens) and tokens[i].upper() == "IS":
+            if i < len(tokens) and words[i] == "IS":
                 i += 1
+            text = need(i, "a picture string")
             try:
-                item.picture = parse_picture(tokens[i])
-            except (PictureError, IndexError) as exc:
-                raise CopybookError(f"line {lineno}: {exc}") from exc
-        elif tok == "USAGE" or tok == "IS":
+                item.picture = parse_picture(text)
+            except PictureError as exc:
+                raise CopybookError(f"{tokens[i].where()}: {exc}") from exc
+        elif tok in ("USAGE", "IS", "CHARACTER", "TIMES", "ON"):
             pass
         elif tok in _USAGES:
             item.usage = _USAGES[tok]
         elif tok == "REDEFINES":
             i += 1
-            item.redefines = tokens[i].upper()
+            item.redefines = need(i, "a data name").upper()
         elif tok == "OCCURS":
             i += 1
-            item.occurs = int(tokens[i])
-            if i + 2 < len(tokens) and tokens[i + 1].upper() == "TO":
-                item.occurs = int(tokens[i + 2])  # OCCURS m TO n: the layout holds n
-                i += 2
-            if i + 1 < len(tokens) and tokens[i + 1].upper() == "TIMES":
+            try:
+                item.occurs = int(need(i, "a count"))
+                if i + 2 < len(tokens) and words[i + 1] == "TO":
+                    item.occurs = int(tokens[i + 2].text)  # OCCURS m TO n: layout holds n
+                    i += 2
+            except ValueError as exc:
+                raise CopybookError(f"{tokens[i].where()}: OCCURS needs a number") from exc
+        elif tok == "DEPENDING":
+            i += 1
+            if i < len(tokens) and words[i] == "ON":
                 i += 1
-            if i + 1 < len(tokens) and tokens[i + 1].upper() == "DEPENDING":
-                i += 2 if i + 2 < len(tokens) and tokens[i + 2].upper() == "ON" else 1
-                if i + 1 >= len(tokens):
-                    raise CopybookError(f"line {lineno}: DEPENDING ON names no field")
-                i += 1
-                item.depending_on = tokens[i].upper()
+            if i >= len(tokens):
+                raise CopybookError(f"{tokens[i - 1].where()}: DEPENDING ON names no field")
+            item.depending_on = words[i]
         elif tok == "SIGN":
             item.sign_clause = True
         elif tok == "LEADING":
@@ -141,14 +170,17 @@ def _parse_statement(lineno: int, stmt: str) -> _Item | None:
             item.sign_leading = False
         elif tok == "SEPARATE":
             item.sign_separate = True
-        elif tok == "CHARACTER":
-            pass
-        elif tok == "VALUE" or tok == "VALUES":
+        elif tok in ("VALUE", "VALUES"):
             break  # initial values do not affect layout
-        elif tok in ("SYNC", "SYNCHRONIZED", "JUST", "JUSTIFIED", "RIGHT", "BLANK", "WHEN", "ZERO"):
+        elif tok in ("INDEXED", "KEY"):
+            # OCCURS … [ASCENDING|DESCENDING KEY IS name] [INDEXED BY name]: no storage
+            i += 1
+            if i < len(tokens) and words[i] in ("BY", "IS"):
+                i += 1
+        elif tok in _NO_STORAGE_WORDS:
             pass
         else:
-            raise CopybookError(f"line {lineno}: unexpected {tokens[i]!r} in {stmt[:60]!r}")
+            raise CopybookError(f"{tokens[i].where()}: unexpected {tokens[i].text!r}")
         i += 1
     return item
 
@@ -302,7 +334,7 @@ def parse_copybook(text: str, *, free_format: bool = False) -> dict[str, RecordL
 
     FILLER items keep their bytes in the layout but are not returned as fields.
     """
-    items = [it for ln, st in _statements(text, free_format) if (it := _parse_statement(ln, st))]
+    items = [it for st in _statements(text, free_format) if (it := _parse_statement(st))]
     if not items:
         raise CopybookError("copybook holds no data items")
     records: dict[str, RecordLayout] = {}
