@@ -21,11 +21,16 @@ import pyarrow as pa
 
 from pipelines.copybook import RecordLayout, parse_copybook
 from pipelines.decoding.codepages import codec_name
+from pipelines.decoding.framing import Framing, FramingError
+from pipelines.decoding.reader import RecordChunk, read_records
 from pipelines.decoding.records import DecodeOptions, FieldFault, decode_chunk
 from pipelines.sources.legacy.feeds import Feed
-from pipelines.sources.legacy.fixed_file import Chunk, FileFault, iter_chunks
 
 BATCH_ROWS = 65_536
+
+
+class FileFault(ValueError):
+    """The file as a whole is unusable; the message names file, byte offset and record."""
 
 
 @dataclass
@@ -77,8 +82,16 @@ class LegacyFile:
         self.type_bytes = {kind: code.encode(cp)[0] for code, kind in feed.record_types.items()}
         self.report = FileReport(file=name, feed=feed.name)
 
+    def _chunks(self) -> Iterator[RecordChunk]:
+        """Fixed-length records through the engine's reader; framing faults are file faults."""
+        framing = Framing(record_length=self.record_length)
+        try:
+            yield from read_records(self.url, framing, self.record_length)
+        except FramingError as exc:
+            raise FileFault(str(exc).replace(self.url, self.name)) from exc
+
     # ---------- pass 1
-    def _kinds(self, chunk: Chunk) -> np.ndarray:
+    def _kinds(self, chunk: RecordChunk) -> np.ndarray:
         return chunk.records[:, self.feed.record_type_offset]
 
     def verify(self) -> _Verified:
@@ -92,7 +105,7 @@ class LegacyFile:
         detail_b, header_b, trailer_b = (
             self.type_bytes[k] for k in ("detail", "header", "trailer")
         )
-        for chunk in iter_chunks(self.url, self.record_length):
+        for chunk in self._chunks():
             kinds = self._kinds(chunk)
             nums = chunk.first_record + np.arange(len(kinds))
             unknown = ~np.isin(kinds, [detail_b, header_b, trailer_b])
@@ -220,7 +233,7 @@ class LegacyFile:
         pending: list[pa.Table] = []
         pending_rows = 0
         first_keys: dict[int, bytes] = {}  # key bytes of first occurrences of repeated keys
-        for chunk in iter_chunks(self.url, self.record_length):
+        for chunk in self._chunks():
             if self.progress:
                 self.progress(chunk.records.nbytes)
             kinds = self._kinds(chunk)
