@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
@@ -114,3 +115,30 @@ def test_t21_nested_variable_size_occurs_in_ascii() -> None:
     ]
     expected = CONFORMANCE / "t21_odo_variable_size_ascii" / "expected" / "test21.txt"
     assert got == [json.loads(x) for x in expected.read_text().split("\n") if x]
+
+
+def test_vb_blocks_stream_to_the_same_records_as_v(tmp_path: Path) -> None:
+    """VB = BDW blocks of RDW records: re-block a V file (IBM RDWs) and decode both."""
+    from pipelines.decoding.framing import Framing, frame
+    from pipelines.decoding.reader import read_records
+
+    be = CONFORMANCE / "t05_multisegment_vrl_rdw" / "data" / "COMP.DETAILS.FEB02.DATA.RDW.BE.dat"
+    raw = be.read_bytes()
+    v = Framing(record_format="V", rdw_includes_header=False)
+    starts, lengths = frame(raw, v, 64)
+    # IBM V records: RDW length counts its own 4 bytes; 10 records a block
+    records = [len_.to_bytes(2, "big") for len_ in (lengths + 4).tolist()]
+    spans = zip(records, starts, lengths, strict=True)
+    body = [rec + b"\x00\x00" + raw[s : s + n] for rec, s, n in spans]
+    blocks = b""
+    for i in range(0, len(body), 10):
+        block = b"".join(body[i : i + 10])
+        blocks += (len(block) + 4).to_bytes(2, "big") + b"\x00\x00" + block
+    vb = tmp_path / "data.vb"
+    vb.write_bytes(blocks)
+    got = list(read_records(str(vb), Framing(record_format="VB"), 64, block_bytes=4096))
+    assert sum(len(c.offsets) for c in got) == len(starts)
+    want = list(read_records(str(be), v, 64))
+    assert np.array_equal(
+        np.concatenate([c.records for c in got]), np.concatenate([c.records for c in want])
+    )

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 import fsspec
 import numpy as np
 
-from pipelines.decoding.framing import Framing, FramingError, _walk_rdw, frame, gather
+from pipelines.decoding.framing import (
+    Framing,
+    FramingError,
+    _descriptor_length,
+    _walk_rdw,
+    gather,
+)
 
 BLOCK_BYTES = 4 << 20
 
@@ -66,14 +72,7 @@ def read_records(
                 pos += len(data)
         return
     if framing.record_format == "VB":
-        # blocks are small and self-delimiting; read whole and frame (bounded by the file)
-        with fs.open(path, "rb") as fh:
-            data = fh.read()
-        starts, lengths = frame(data, framing, width, url)
-        buf = np.frombuffer(data, dtype=np.uint8)
-        for i in range(0, len(starts), 65_536):
-            s, n = starts[i : i + 65_536], lengths[i : i + 65_536]
-            yield RecordChunk(1 + i, s, n, gather(buf, s, n, width))
+        yield from _read_blocked(fs, path, url, framing, width, start, end, block_bytes)
         return
     with fs.open(path, "rb") as fh:
         fh.seek(start)
@@ -98,3 +97,47 @@ def read_records(
             base += consumed
             if last:
                 break
+
+
+def _read_blocked(
+    fs: object,
+    path: str,
+    url: str,
+    framing: Framing,
+    width: int,
+    start: int,
+    end: int,
+    block_bytes: int,
+) -> Iterator[RecordChunk]:
+    """VB: whole blocks (BDW + RDW records) gathered up to `block_bytes` at a time."""
+    number = 1
+    with fs.open(path, "rb") as fh:  # type: ignore[attr-defined]
+        fh.seek(start)
+        pos = start
+        while pos < end:
+            buf = bytearray()
+            base = pos
+            spans: list[tuple[int, int]] = []
+            while pos < end and len(buf) < block_bytes:
+                bdw = fh.read(4)
+                if len(bdw) < 4:
+                    raise FramingError(f"{url}: truncated BDW at byte offset {pos}")
+                size = _descriptor_length(bdw, framing.rdw_big_endian)
+                if size <= 4 or pos + size > end:
+                    raise FramingError(
+                        f"{url}: BDW at byte offset {pos} gives a block of "
+                        f"{size} bytes; {end - pos} bytes remain"
+                    )
+                spans.append((len(buf) + 4, len(buf) + size))
+                buf += bdw + fh.read(size - 4)
+                pos += size
+            data = bytes(buf)
+            starts, lengths = [], []
+            for lo, hi in spans:
+                s, n = _walk_rdw(data, lo, hi, framing, url, number + sum(map(len, starts)))
+                starts.append(s)
+                lengths.append(n)
+            s, n = np.concatenate(starts), np.concatenate(lengths)
+            arr = np.frombuffer(data, dtype=np.uint8)
+            yield RecordChunk(number, base + s, n, gather(arr, s, n, width))
+            number += len(s)
