@@ -428,8 +428,19 @@ def decode(
     writer = None
     sink = click.get_text_stream("stdout") if not output or output.endswith(".jsonl") else None
     handle = open(output, "w", encoding="utf-8") if output and output.endswith(".jsonl") else None  # noqa: SIM115
+    import fsspec
+
+    from pipelines.progress import bytes_bar
+
+    stack = ExitStack()
     try:
+        fs, fs_path = fsspec.core.url_to_fs(data)
+        bar = stack.enter_context(bytes_bar())
+        task = bar.add_task(f"decoding {Path(fs_path).name}", total=fs.size(fs_path))
         for batch in decode_file(data, layout, opts, framing, strict, variable_size_occurs):
+            if len(batch.chunk.offsets):
+                done = int(batch.chunk.offsets[-1] + batch.chunk.lengths[-1])
+                bar.update(task, completed=done)
             read += batch.table.num_rows
             with_errors += len(batch.errors)
             if output and output.endswith(".parquet"):
@@ -448,6 +459,7 @@ def decode(
     except (FramingError, StrictModeError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
+        stack.close()
         if writer is not None:
             writer.close()
         if handle is not None:
