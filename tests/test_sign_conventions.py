@@ -95,3 +95,11 @@ def test_p_scaling_both_sides(vals: list[int]) -> None:
     assert _decode("01 R.\n 05 N PIC 9(3)PPP COMP-3.", packed) == [v * 1000 for v in vals]
     got = _decode("01 R.\n 05 N PIC PPP9(3) COMP-3.", packed)
     assert got == [Decimal(v).scaleb(-6) for v in vals]
+
+
+@given(
+    st.lists(st.text(st.sampled_from(list("abcÄÖÜß€漢字 ")), max_size=4), min_size=1, max_size=20)
+)
+def test_national_pic_n_is_utf16(vals: list[str]) -> None:
+    rows = [v.ljust(4).encode("utf-16-be") for v in vals]
+    assert _decode("01 R.\n 05 N PIC N(4).", rows) == [v.rstrip(" ") for v in vals]

@@ -150,7 +150,11 @@ def decode_chunk(
             if fault is not None:
                 faults.append(fault)
         else:
-            arr = decode_text(block, opts.codepage, opts.trim, opts.controls)
+            if f.picture.category == "national":
+                # PIC N: UTF-16 big-endian (CCSID 1200), two bytes a character
+                arr = decode_text(block, "utf-16-be", opts.trim, "keep")
+            else:
+                arr = decode_text(block, opts.codepage, opts.trim, opts.controls)
         columns[f.column] = arr
         if opts.debug != "none":
             columns[f"{f.column}_debug"] = _debug_column(block, opts.debug)

@@ -30,14 +30,15 @@ def decode_text(
     elif controls != "keep":
         raise ValueError(f"unknown control-byte policy {controls!r}: space or keep")
     data = raw.decode(codec_name(codepage)).encode("utf-8")
-    if len(data) == n * width:
-        offsets = np.arange(0, n * width + 1, width, dtype=np.int64)
+    chars = width // 2 if codec_name(codepage).startswith("utf-16") else width
+    if len(data) == n * chars:
+        offsets = np.arange(0, n * chars + 1, chars, dtype=np.int64)
     else:
         # every record is `width` characters: its offset is where its first character's
         # first UTF-8 byte sits (continuation bytes are 10xxxxxx)
         utf8 = np.frombuffer(data, dtype=np.uint8)
         starts = np.flatnonzero((utf8 & 0xC0) != 0x80)
-        offsets = np.append(starts[::width], len(data)).astype(np.int64)
+        offsets = np.append(starts[::chars], len(data)).astype(np.int64)
     arr = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
     if trim == "right":
         arr = pc.utf8_rtrim(arr, characters=" ")
