@@ -9,6 +9,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Timing is not what these properties test: the first call may include compiling the numba
+# kernel, and the machine is shared and noisy.
+settings.register_profile("ledgerbridge", deadline=None)
+settings.load_profile("ledgerbridge")
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFORMANCE = Path(

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.copybook.model import Field, RecordLayout, Usage
+from pipelines.decoding import kernels
 from pipelines.decoding.arrow_columns import date_array, decimal_array, int_array
 from pipelines.decoding.binary import decode_binary, decode_wide_binary
 from pipelines.decoding.codepages import is_ebcdic, space_byte
@@ -79,8 +80,37 @@ def _number_array(value: np.ndarray, valid: np.ndarray, f: Field) -> pa.Array:
     return decimal_array(value, valid, pic.precision, scale)
 
 
+def _numpy_number(
+    f: Field, block: np.ndarray, opts: DecodeOptions, ebcdic: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | str, np.ndarray]:
+    """(values, bad mask, reasons, no-value mask) for fields the compiled kernel skips."""
+    pic = f.picture
+    n = block.shape[0]
+    empty = no_value_mask(block, space_byte(opts.codepage))
+    if f.usage is Usage.PACKED:
+        value, bad, codes = decode_packed(block, pic.signed)
+        return value, bad, _reasons(codes, PACKED_REASONS), empty
+    if f.usage in (Usage.BINARY, Usage.NATIVE_BINARY):
+        little = f.usage is Usage.NATIVE_BINARY and opts.dialect != "mainframe"
+        value = (
+            decode_binary(block, pic.signed, little_endian=little)
+            if block.shape[1] <= 8
+            else decode_wide_binary(block[:, ::-1] if little else block, pic.signed)
+        )
+        none = np.zeros(n, dtype=bool)  # every bit pattern is a binary number
+        return value, none, "", none
+    if _needs_general_display(f) or (not ebcdic and pic.signed):
+        value, no_digits, bad, codes = decode_display_number(block, f, ebcdic)
+        return value, bad, _reasons(codes, DISPLAY_REASONS), empty | (no_digits & ~bad)
+    value, bad, codes = decode_zoned(block, pic.signed, ebcdic=ebcdic)
+    return value, bad, _reasons(codes, ZONED_REASONS), empty
+
+
 def _numeric(
-    f: Field, block: np.ndarray, opts: DecodeOptions
+    f: Field,
+    block: np.ndarray,
+    opts: DecodeOptions,
+    compiled: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[pa.Array, FieldFault | None]:
     pic = f.picture
     n = block.shape[0]
@@ -89,32 +119,18 @@ def _numeric(
         values = decode_float(block, opts.float_format)
         arr = pa.array(values, type=pa.float32() if f.usage is Usage.FLOAT else pa.float64())
         return arr, None
-    empty = no_value_mask(block, space_byte(opts.codepage))
-    if f.usage is Usage.PACKED:
-        value, bad, codes = decode_packed(block, pic.signed)
-        reasons = _reasons(codes, PACKED_REASONS)
-    elif f.usage in (Usage.BINARY, Usage.NATIVE_BINARY):
-        little = f.usage is Usage.NATIVE_BINARY and opts.dialect != "mainframe"
-        value = (
-            decode_binary(block, pic.signed, little_endian=little)
-            if block.shape[1] <= 8
-            else decode_wide_binary(block[:, ::-1] if little else block, pic.signed)
-        )
+    if compiled is not None:
+        value, codes, empty = compiled
+        bad = codes != 0
+        table = PACKED_REASONS if f.usage is Usage.PACKED else ZONED_REASONS
+        reasons = _reasons(codes, table) if bad.any() else ""
+    else:
+        value, bad, reasons, empty = _numpy_number(f, block, opts, ebcdic)
+    if f.usage is Usage.BINARY and pic.digits <= 18 and value.dtype != object:
         # COMP/BINARY hold at most the PIC's digits (COMP-5 the full binary range): a value
         # beyond them is not what the program stored, e.g. text bytes read as a number
-        bad = np.zeros(n, dtype=bool)
-        if f.usage is Usage.BINARY and pic.digits <= 18 and value.dtype != object:
-            bad = np.abs(value) >= 10**pic.digits
-        reasons = np.full(n, f"binary value exceeds PIC {pic.text}", dtype=object)
-        empty = np.zeros(n, dtype=bool)  # every bit pattern is a binary number
-    elif _needs_general_display(f) or (not ebcdic and pic.signed):
-        value, no_digits, bad, codes = decode_display_number(block, f, ebcdic)
-        reasons = _reasons(codes, DISPLAY_REASONS)
-        blank = no_digits & ~bad
-        empty |= blank
-    else:
-        value, bad, codes = decode_zoned(block, pic.signed, ebcdic=ebcdic)
-        reasons = _reasons(codes, ZONED_REASONS)
+        bad = np.abs(value) >= 10**pic.digits
+        reasons = f"binary value exceeds PIC {pic.text}"
     bad &= ~empty
     date_format = opts.dates.get(f.column)
     if date_format:
@@ -128,8 +144,50 @@ def _numeric(
         valid = ~(bad | empty)
         value = np.where(valid, value, 0)
         arr = _number_array(value, valid, f)
-    fault = FieldFault(f, bad, reasons) if bad.any() else None
-    return arr, fault
+    if not bad.any():
+        return arr, None
+    if isinstance(reasons, str):  # one reason for every record (or none was computed)
+        reasons = np.full(n, reasons, dtype=object)
+    return arr, FieldFault(f, bad, reasons)
+
+
+def _kernel_kind(f: Field, ebcdic: bool, dialect: str) -> int | None:
+    """Which compiled decoder handles `f`, if any (the common, narrow cases)."""
+    pic = f.picture
+    if f.usage is Usage.PACKED and f.size <= 9:
+        return kernels.PACKED
+    if f.usage is Usage.DISPLAY and ebcdic and not _needs_general_display(f) and pic.digits <= 18:
+        return kernels.ZONED
+    if (
+        f.usage in (Usage.BINARY, Usage.NATIVE_BINARY)
+        and f.size in (2, 4, 8)
+        and (pic.signed or f.size < 8)
+        and not (f.usage is Usage.NATIVE_BINARY and dialect != "mainframe")
+    ):
+        return kernels.BINARY
+    return None
+
+
+def _compiled_numbers(
+    records: np.ndarray, layout: RecordLayout, opts: DecodeOptions
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    ebcdic = is_ebcdic(opts.codepage)
+    chosen = [
+        (f, k)
+        for f in layout.fields
+        if f.picture.is_numeric and (k := _kernel_kind(f, ebcdic, opts.dialect)) is not None
+    ]
+    if not chosen or len(records) == 0:
+        return {}
+    values, codes, empty = kernels.run(
+        records,
+        np.array([f.offset for f, _ in chosen], dtype=np.int64),
+        np.array([f.size for f, _ in chosen], dtype=np.int64),
+        np.array([k for _, k in chosen], dtype=np.int8),
+        np.array([f.picture.signed for f, _ in chosen], dtype=np.bool_),
+        space_byte(opts.codepage),
+    )
+    return {f.name: (values[i], codes[i], empty[i]) for i, (f, _) in enumerate(chosen)}
 
 
 def decode_chunk(
@@ -143,10 +201,11 @@ def decode_chunk(
         )
     columns: dict[str, pa.Array] = {}
     faults: list[FieldFault] = []
+    compiled = _compiled_numbers(records, layout, opts)
     for f in layout.fields:
         block = records[:, f.offset : f.offset + f.size]
         if f.picture.is_numeric:
-            arr, fault = _numeric(f, block, opts)
+            arr, fault = _numeric(f, block, opts, compiled.get(f.name))
             if fault is not None:
                 faults.append(fault)
         else:
