@@ -98,6 +98,15 @@ def control_to_space_table(codepage: str) -> bytes:
 
 
 @lru_cache
+def decoding_table(codepage: str) -> str:
+    """The code page as a 256-character charmap table with the control-byte policy applied
+    (see `control_to_space_table`), for `codecs.charmap_decode` in a single pass."""
+    name = codec_name(codepage)
+    spaced = bytes(range(256)).translate(control_to_space_table(codepage))
+    return "".join(bytes([b]).decode(name, errors="replace") for b in spaced)
+
+
+@lru_cache
 def space_byte(codepage: str) -> int:
     return " ".encode(codec_name(codepage))[0]
 

@@ -7,11 +7,13 @@ Python loop touches a record.
 
 from __future__ import annotations
 
+import codecs
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.decoding.codepages import codec_name, control_to_space_table
+from pipelines.decoding.codepages import codec_name, decoding_table
 
 
 def decode_text(
@@ -21,15 +23,18 @@ def decode_text(
 
     Trimming policy (of spaces only): "right" (default: COBOL pads on the right), "left",
     "both" or "none". Control bytes: "space" (default, see
-    `codepages.control_to_space_table`) or "keep".
+    `codepages.decoding_table`) or "keep".
     """
     n, width = block.shape
     raw = block.tobytes()  # one C-order copy of the (strided) column
-    if controls == "space":
-        raw = raw.translate(control_to_space_table(codepage))
-    elif controls != "keep":
+    if controls == "space" and not codec_name(codepage).startswith("utf-16"):
+        # one C charmap pass does both: the code page and the control-byte policy
+        text, _ = codecs.charmap_decode(raw, "strict", decoding_table(codepage))
+    elif controls in ("space", "keep"):
+        text = raw.decode(codec_name(codepage))
+    else:
         raise ValueError(f"unknown control-byte policy {controls!r}: space or keep")
-    data = raw.decode(codec_name(codepage)).encode("utf-8")
+    data = text.encode("utf-8")
     chars = width // 2 if codec_name(codepage).startswith("utf-16") else width
     if len(data) == n * chars:
         offsets = np.arange(0, n * chars + 1, chars, dtype=np.int64)
