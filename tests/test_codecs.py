@@ -163,3 +163,19 @@ def test_wide_zoned_and_display_numbers_are_exact(values: list[int]) -> None:
     value, _, bad, _ = decode_display_number(block, f, ebcdic=True)
     assert not bad.any()
     assert [int(x) for x in value] == values
+
+
+@given(
+    st.lists(st.integers(0, 99_999_999), min_size=1, max_size=50),
+    st.sampled_from(["YYYYMMDD", "CYYMMDD", "YYMMDD", "YYYYDDD"]),
+)
+def test_compiled_dates_agree_with_numpy_dates(values: list[int], fmt: str) -> None:
+    from pipelines.decoding import kernels
+
+    arr = np.array(values, dtype=np.int64)
+    want_days, want_zero, want_bad = digits_to_date(arr, fmt)
+    days, zero, bad = kernels.dates(arr, fmt)
+    assert zero.tolist() == want_zero.tolist()
+    assert bad.tolist() == want_bad.tolist()
+    ok = ~(bad | zero)
+    assert days[ok].tolist() == want_days[ok].tolist()

@@ -121,3 +121,78 @@ def run(
         empty,
     )
     return values, reasons, empty
+
+
+DATE_FORMATS = {"YYYYMMDD": 0, "CYYMMDD": 1, "YYMMDD": 2, "YYYYDDD": 3}
+
+
+@njit(cache=True, inline="always")
+def _days_from_civil(y: int, m: int, d: int) -> int:  # pragma: no cover - compiled
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    y -= 1 if m <= 2 else 0
+    era = (y if y >= 0 else y - 399) // 400
+    yoe = y - era * 400
+    doy = (153 * (m - 3 if m > 2 else m + 9) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+@njit(cache=True, nogil=True)
+def digits_to_days(  # pragma: no cover - compiled
+    values: np.ndarray,
+    fmt: int,
+    pivot: int,
+    days: np.ndarray,
+    zero: np.ndarray,
+    bad: np.ndarray,
+) -> None:
+    """Same contract as `dates.digits_to_date`, one pass, no temporaries."""
+    month_days = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+    for i in range(values.shape[0]):
+        v = values[i]
+        days[i] = 0
+        if v == 0:
+            zero[i] = True
+            continue
+        if fmt == 3:
+            y = v // 1000
+            doy = v % 1000
+            leap = (y % 4 == 0 and y % 100 != 0) or y % 400 == 0
+            if y < 1 or doy < 1 or doy > (366 if leap else 365):
+                bad[i] = True
+            else:
+                days[i] = _days_from_civil(y, 1, 1) + doy - 1
+            continue
+        if fmt == 0:
+            y = v // 10000
+        elif fmt == 1:
+            if v // 1000000 > 9:
+                bad[i] = True
+                continue
+            y = 1900 + 100 * (v // 1000000) + (v // 10000) % 100
+        else:
+            yy = (v // 10000) % 100
+            y = 2000 + yy if yy < pivot else 1900 + yy
+        m = (v // 100) % 100
+        d = v % 100
+        if y < 1 or m < 1 or m > 12 or d < 1:
+            bad[i] = True
+            continue
+        leap = (y % 4 == 0 and y % 100 != 0) or y % 400 == 0
+        limit = 29 if (m == 2 and leap) else month_days[m - 1]
+        if d > limit:
+            bad[i] = True
+            continue
+        days[i] = _days_from_civil(y, m, d)
+
+
+def dates(values: np.ndarray, fmt: str, pivot: int = 50) -> tuple[np.ndarray, ...]:
+    """(day numbers int32, zero mask, bad mask) for int64 digit values."""
+    n = len(values)
+    days = np.empty(n, dtype=np.int64)
+    zero = np.zeros(n, dtype=np.bool_)
+    bad = np.zeros(n, dtype=np.bool_)
+    digits_to_days(
+        np.ascontiguousarray(values, dtype=np.int64), DATE_FORMATS[fmt], pivot, days, zero, bad
+    )
+    return days.astype(np.int32), zero, bad

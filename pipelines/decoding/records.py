@@ -19,7 +19,6 @@ from pipelines.decoding import kernels
 from pipelines.decoding.arrow_columns import date_array, decimal_array, int_array
 from pipelines.decoding.binary import decode_binary, decode_wide_binary
 from pipelines.decoding.codepages import is_ebcdic, space_byte
-from pipelines.decoding.dates import digits_to_date
 from pipelines.decoding.display_numbers import DISPLAY_REASONS, decode_display_number
 from pipelines.decoding.floats import decode_float
 from pipelines.decoding.numeric_nulls import no_value_mask
@@ -134,7 +133,7 @@ def _numeric(
     bad &= ~empty
     date_format = opts.dates.get(f.column)
     if date_format:
-        days, zero, bad_date = digits_to_date(value.astype(np.int64), date_format)
+        days, zero, bad_date = kernels.dates(value.astype(np.int64), date_format)
         bad_date &= ~bad & ~empty
         reasons = np.where(bad_date, f"not a valid {date_format} date", reasons)
         bad |= bad_date
