@@ -179,3 +179,18 @@ def test_compiled_dates_agree_with_numpy_dates(values: list[int], fmt: str) -> N
     assert bad.tolist() == want_bad.tolist()
     ok = ~(bad | zero)
     assert days[ok].tolist() == want_days[ok].tolist()
+
+
+@pytest.mark.parametrize("codepage", ["cp273", "cp1141", "cp037", "common", "ascii"])
+@pytest.mark.parametrize("trim", ["right", "left", "both", "none"])
+@given(raw=st.binary(min_size=60, max_size=60))
+@settings(max_examples=30)
+def test_compiled_text_equals_codec_text(codepage: str, trim: str, raw: bytes) -> None:
+    """Any bytes at all (controls, spaces, letters): both text paths give the same strings."""
+    from pipelines.decoding.text import decode_text_compiled
+
+    block = np.frombuffer(raw, dtype=np.uint8).reshape(6, 10)
+    for controls in ("space", "keep"):
+        want = decode_text(block, codepage, trim, controls).to_pylist()
+        got = decode_text_compiled(block, 0, 10, codepage, trim, controls).to_pylist()
+        assert got == want

@@ -196,3 +196,37 @@ def dates(values: np.ndarray, fmt: str, pivot: int = 50) -> tuple[np.ndarray, ..
         np.ascontiguousarray(values, dtype=np.int64), DATE_FORMATS[fmt], pivot, days, zero, bad
     )
     return days.astype(np.int32), zero, bad
+
+
+@njit(cache=True, nogil=True)
+def text_to_utf8(  # pragma: no cover - compiled
+    records: np.ndarray,
+    offset: int,
+    width: int,
+    utf8: np.ndarray,
+    utf8_len: np.ndarray,
+    is_space: np.ndarray,
+    trim_left: bool,
+    trim_right: bool,
+    data: np.ndarray,
+    offsets: np.ndarray,
+) -> int:
+    """A text column → UTF-8 bytes and offsets, trimmed, in one pass (no temporaries)."""
+    pos = 0
+    offsets[0] = 0
+    for i in range(records.shape[0]):
+        start = offset
+        end = offset + width
+        if trim_right:
+            while end > start and is_space[records[i, end - 1]]:
+                end -= 1
+        if trim_left:
+            while start < end and is_space[records[i, start]]:
+                start += 1
+        for j in range(start, end):
+            b = records[i, j]
+            for k in range(utf8_len[b]):
+                data[pos] = utf8[b, k]
+                pos += 1
+        offsets[i + 1] = pos
+    return pos

@@ -23,7 +23,7 @@ from pipelines.decoding.display_numbers import DISPLAY_REASONS, decode_display_n
 from pipelines.decoding.floats import decode_float
 from pipelines.decoding.numeric_nulls import no_value_mask
 from pipelines.decoding.packed import PACKED_REASONS, decode_packed
-from pipelines.decoding.text import decode_text
+from pipelines.decoding.text import decode_text, decode_text_compiled
 from pipelines.decoding.zoned import ZONED_REASONS, decode_zoned
 
 
@@ -212,7 +212,9 @@ def decode_chunk(
                 # PIC N: UTF-16 big-endian (CCSID 1200), two bytes a character
                 arr = decode_text(block, "utf-16-be", opts.trim, "keep")
             else:
-                arr = decode_text(block, opts.codepage, opts.trim, opts.controls)
+                arr = decode_text_compiled(
+                    records, f.offset, f.size, opts.codepage, opts.trim, opts.controls
+                )
         columns[f.column] = arr
         if opts.debug != "none":
             columns[f"{f.column}_debug"] = _debug_column(block, opts.debug)

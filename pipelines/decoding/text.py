@@ -8,11 +8,13 @@ Python loop touches a record.
 from __future__ import annotations
 
 import codecs
+from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipelines.decoding import kernels
 from pipelines.decoding.codepages import codec_name, decoding_table
 
 
@@ -53,4 +55,57 @@ def decode_text(
         arr = pc.utf8_trim(arr, characters=" ")
     elif trim != "none":
         raise ValueError(f"unknown trimming policy {trim!r}: none, left, right or both")
+    return arr.cast(pa.string())
+
+
+@lru_cache
+def _utf8_tables(codepage: str, controls: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per byte: its UTF-8 encoding (≤ 3 bytes for single-byte code pages), length, and
+    whether it reads as a space (after the control-byte policy)."""
+    if controls == "space":
+        chars = decoding_table(codepage)
+    else:
+        chars = "".join(
+            bytes([b]).decode(codec_name(codepage), errors="replace") for b in range(256)
+        )
+    utf8 = np.zeros((256, 4), dtype=np.uint8)
+    length = np.zeros(256, dtype=np.int64)
+    for b, ch in enumerate(chars):
+        enc = ch.encode("utf-8")
+        utf8[b, : len(enc)] = np.frombuffer(enc, dtype=np.uint8)
+        length[b] = len(enc)
+    is_space = np.array([ch == " " for ch in chars], dtype=np.bool_)
+    return utf8, length, is_space
+
+
+def decode_text_compiled(
+    records: np.ndarray,
+    offset: int,
+    width: int,
+    codepage: str,
+    trim: str = "right",
+    controls: str = "space",
+) -> pa.StringArray:
+    """`decode_text` for single-byte code pages in one compiled pass over the records."""
+    if trim not in ("right", "left", "both", "none"):
+        raise ValueError(f"unknown trimming policy {trim!r}: none, left, right or both")
+    if controls not in ("space", "keep"):
+        raise ValueError(f"unknown control-byte policy {controls!r}: space or keep")
+    utf8, length, is_space = _utf8_tables(codepage, controls)
+    n = records.shape[0]
+    data = np.empty(n * width * int(length.max(initial=1)), dtype=np.uint8)
+    offsets = np.empty(n + 1, dtype=np.int64)
+    used = kernels.text_to_utf8(
+        np.ascontiguousarray(records),
+        offset,
+        width,
+        utf8,
+        length,
+        is_space,
+        trim in ("left", "both"),
+        trim in ("right", "both"),
+        data,
+        offsets,
+    )
+    arr = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data[:used]))
     return arr.cast(pa.string())
