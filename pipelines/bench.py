@@ -86,7 +86,8 @@ def engine_workers(pool: object, path: Path) -> int:
     feed = feed_by_name("open_items")
     layout = parse_copybook((lf.COPYBOOK_DIR / feed.copybook).read_text())[feed.detail_record]
     opts = DecodeOptions(codepage=feed.codepage, dates=feed.dates)
-    return sum(pl.from_arrow(t).height for t in pool.decode_fixed(str(path), layout, opts, 120))
+    tables = pool.decode_fixed(str(path), layout, opts, 120)
+    return sum(pl.from_arrow(t).height for t in tables)
 
 
 def engine_decode(path: Path) -> int:
