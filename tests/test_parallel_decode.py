@@ -26,3 +26,19 @@ def test_two_workers_equal_one_process(tmp_path: Path) -> None:
         parts = list(pool.decode_fixed(str(path), layout, opts, 120, split_bytes=256 << 10))
     assert len(parts) > 4
     assert pa.concat_tables(parts).equals(single)
+
+
+def test_stopping_early_leaves_no_scratch_files(tmp_path: Path) -> None:
+    from pipelines.decoding.parallel import _scratch_dir
+
+    path = tmp_path / "AROPEN.dat"
+    write_open_items(path, 20_000)
+    layout = parse_copybook(COPYBOOK.read_text())["AROPEN-RECORD"]
+    before = set(Path(_scratch_dir()).glob("ledgerbridge-*.arrow"))
+    with DecoderPool(2) as pool:
+        parts = pool.decode_fixed(
+            str(path), layout, DecodeOptions(codepage="cp273"), 120, split_bytes=64 << 10
+        )
+        next(parts)
+        parts.close()
+    assert set(Path(_scratch_dir()).glob("ledgerbridge-*.arrow")) == before

@@ -95,8 +95,17 @@ class DecoderPool:
             for i in range(0, total, per)
         ]
         futures = [self._pool.submit(decode_split, s, layout, opts) for s in splits]
-        for fut in futures:
-            yield _load(fut.result())
+        taken = 0
+        try:
+            for fut in futures:
+                taken += 1
+                yield _load(fut.result())
+        finally:
+            # a consumer that stops early must not leave decoded splits in shared memory
+            for fut in futures[taken:]:
+                fut.cancel()
+                if not fut.cancelled() and fut.exception() is None:
+                    os.unlink(fut.result())
 
     def close(self) -> None:
         self._pool.shutdown()
