@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -90,6 +91,33 @@ def engine_workers(pool: object, path: Path) -> int:
     return sum(pl.from_arrow(t).height for t in tables)
 
 
+def engine_to_delta(path: Path, target: Path) -> int:
+    """The engine into a Delta table: decoded batches streamed to deltalake."""
+    import shutil
+
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    from pipelines.copybook import parse_copybook
+    from pipelines.decoding.decode_file import decode_file
+    from pipelines.decoding.framing import Framing
+    from pipelines.decoding.records import DecodeOptions
+
+    feed = feed_by_name("open_items")
+    layout = parse_copybook((lf.COPYBOOK_DIR / feed.copybook).read_text())[feed.detail_record]
+    opts = DecodeOptions(codepage=feed.codepage, dates=feed.dates)
+    batches = (b.table for b in decode_file(str(path), layout, opts, Framing()))
+    first = next(batches)
+    shutil.rmtree(target, ignore_errors=True)
+
+    def all_batches() -> Iterator[pa.RecordBatch]:
+        for table in (first, *batches):
+            yield from table.to_batches()
+
+    write_deltalake(str(target), pa.RecordBatchReader.from_batches(first.schema, all_batches()))
+    return 0
+
+
 def engine_decode(path: Path) -> int:
     """The landing path: trailer verification pass + decode with quarantine rules."""
     feed = feed_by_name("open_items")
@@ -145,6 +173,9 @@ def bench_decoder(records: int, repeats: int) -> None:
         write_open_items(path, records)
         size = path.stat().st_size
         polars_mbs, polars_s = _median_rate(lambda: engine_to_polars(path), size, repeats)
+        delta_mbs, _ = _median_rate(
+            lambda: engine_to_delta(path, Path(tmp) / "delta"), size, repeats
+        )
         from pipelines.decoding.parallel import DecoderPool
 
         workers = {}
@@ -165,6 +196,7 @@ def bench_decoder(records: int, repeats: int) -> None:
         f"  engine, file -> polars DataFrame (1 process):        {polars_mbs:8.1f} MB/s "
         f"{records / polars_s:12,.0f} rec/s"
     )
+    print(f"  engine, file -> Delta table (1 process):             {delta_mbs:8.1f} MB/s")
     print(
         f"  engine, verified landing decode (trailer + decode):  {engine_mbs:8.1f} MB/s "
         f"{records / engine_s:12,.0f} rec/s"
