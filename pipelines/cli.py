@@ -157,12 +157,15 @@ def _crm_endpoint(obj: Context, stack: ExitStack) -> tuple[str, str]:
     return server.base_url, token
 
 
-def _extract(obj: Context, what: str):
-    from pipelines.extract import ExtractResult, extract_crm, extract_legacy
+def _extract(obj: Context, what: str, strict: bool = False):
+    from pipelines.extract import ExtractFailed, ExtractResult, extract_crm, extract_legacy
 
     result = ExtractResult()
     if what in ("legacy", "all"):
-        result = extract_legacy(obj.lake)
+        try:
+            result = extract_legacy(obj.lake, strict)
+        except ExtractFailed as exc:
+            raise click.ClickException(str(exc)) from exc
     if what in ("crm", "all"):
         with ExitStack() as stack:
             url, token = _crm_endpoint(obj, stack)
@@ -172,11 +175,16 @@ def _extract(obj: Context, what: str):
 
 @cli.command()
 @click.argument("what", type=click.Choice(["legacy", "crm", "all"]), default="all")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Stop at the first legacy value that does not decode (nothing of it lands).",
+)
 @click.pass_obj
-def extract(obj: Context, what: str) -> None:
+def extract(obj: Context, what: str, strict: bool) -> None:
     """Land new legacy files and CRM changes as bronze Delta tables (dlt)."""
     obj.lake.ensure()
-    result = _extract(obj, what)
+    result = _extract(obj, what, strict)
     for f in result.files:
         console.print(
             f"{f.file}: {f.status} — read {f.records_read:,}, landed "

@@ -9,12 +9,13 @@ import dlt
 import structlog
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
+from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines.lake import Lake
 from pipelines.progress import bytes_bar
 from pipelines.sources.crm import crm_source
 from pipelines.sources.legacy import FILE_LOG, LandingFile, legacy_source, list_landing_files
-from pipelines.sources.legacy.extract_file import FileReport
+from pipelines.sources.legacy.extract_file import FileReport, StrictModeError
 
 log = structlog.get_logger(__name__)
 
@@ -48,7 +49,11 @@ def processed_files(lake: Lake) -> set[tuple[str, str]]:
     return set(zip(table["source_file"].to_pylist(), table["fingerprint"].to_pylist(), strict=True))
 
 
-def extract_legacy(lake: Lake) -> ExtractResult:
+class ExtractFailed(RuntimeError):
+    """An extract stopped (e.g. --strict); nothing of the failing file was loaded."""
+
+
+def extract_legacy(lake: Lake, strict: bool = False) -> ExtractResult:
     result = ExtractResult()
     done = processed_files(lake)
     files: list[LandingFile] = list_landing_files(lake.legacy_landing.as_uri())
@@ -62,7 +67,16 @@ def extract_legacy(lake: Lake) -> ExtractResult:
             report = FileReport(file=f.name, feed=f.feed.name)
             text = (copybooks / f.feed.copybook).read_text(encoding="utf-8")
             bar.update(task, description=f"decoding {f.name}")
-            pipeline.run(legacy_source(f, text, report, lambda n: bar.advance(task, n)))
+            source = legacy_source(f, text, report, lambda n: bar.advance(task, n), strict)
+            try:
+                pipeline.run(source)
+            except PipelineStepFailed as exc:
+                cause = exc.__cause__ or exc.exception
+                if isinstance(cause, StrictModeError) or "--strict" in str(cause):
+                    if pipeline.has_pending_data:
+                        pipeline.abort_packages()
+                    raise ExtractFailed(str(cause)) from exc
+                raise
             log.info(
                 "legacy_file",
                 file=f.name,

@@ -200,3 +200,15 @@ def test_duplicate_keys_in_a_file_are_quarantined(lake: Lake) -> None:
         r for r in _rows(lake, "quarantine") if r["feed"] == "payments" and r["record_number"] == 3
     ]
     assert len(q) == 1 and "duplicate key: first at record 2" in q[0]["reason"]
+
+
+def test_strict_extract_stops_at_the_first_bad_value_and_lands_nothing(lake: Lake) -> None:
+    from pipelines.extract import ExtractFailed
+
+    with pytest.raises(ExtractFailed, match=r"record \d+ at byte offset \d+: field CM-"):
+        extract_legacy(lake, strict=True)
+    assert not lake.bronze_table("legacy", "customers").exists()
+    truth = json.loads(lake.demo_truth.read_text())
+    extract_legacy(lake)  # the normal run afterwards lands everything exactly once
+    t = truth["files"]["customers"]
+    assert len(_rows(lake, "customers")) == t["records"] - t["quarantined"]

@@ -78,9 +78,10 @@ def legacy_source(  # noqa: ANN201
     copybook_text: str,
     report: FileReport | None = None,
     progress: Callable[[int], None] | None = None,
+    strict: bool = False,
 ):
     """One landing file as a dlt source: its feed table, quarantine rows and a file-log row."""
-    lf = LegacyFile(file.url, file.name, file.feed, copybook_text, progress)
+    lf = LegacyFile(file.url, file.name, file.feed, copybook_text, progress, strict)
     if report is not None:
         lf.report = report
         report.file, report.feed = file.name, file.feed.name

@@ -29,6 +29,10 @@ from pipelines.sources.legacy.feeds import Feed
 BATCH_ROWS = 65_536
 
 
+class StrictModeError(ValueError):
+    """--strict: a value that does not decode stops the extract; nothing of the file lands."""
+
+
 class FileFault(ValueError):
     """The file as a whole is unusable; the message names file, byte offset and record."""
 
@@ -67,8 +71,10 @@ class LegacyFile:
         feed: Feed,
         copybook_text: str,
         progress: Callable[[int], None] | None = None,
+        strict: bool = False,
     ) -> None:
         self.progress = progress  # called with the bytes decoded, chunk by chunk
+        self.strict = strict  # the first value that does not decode stops the extract
         self.url = url
         self.name = name
         self.feed = feed
@@ -243,6 +249,15 @@ class LegacyFile:
             recs = chunk.records[detail]
             nums = chunk.first_record + detail
             table, faults = decode_chunk(recs, self.detail, self.opts)
+            if self.strict and faults:
+                f = faults[0]
+                i = int(np.argmax(f.bad))
+                raw = recs[i, f.field.offset : f.field.offset + f.field.size].tobytes().hex()
+                raise StrictModeError(
+                    f"{self.name}: record {int(nums[i])} at byte offset "
+                    f"{(int(nums[i]) - 1) * self.record_length}: field {f.field.name} "
+                    f"(bytes {raw.upper()}): {f.reasons[i]} (--strict)"
+                )
             quarantine = np.zeros(len(detail), dtype=bool)
             for f in faults:
                 if f.field.column in required:
