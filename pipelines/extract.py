@@ -53,6 +53,17 @@ class ExtractFailed(RuntimeError):
     """An extract stopped (e.g. --strict); nothing of the failing file was loaded."""
 
 
+def _find_cause(exc: BaseException, kind: type[BaseException]) -> BaseException | None:
+    """Our error inside dlt's wrappers (PipelineStepFailed → extraction error → …)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kind):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__ or getattr(exc, "exception", None)
+    return None
+
+
 def extract_legacy(lake: Lake, strict: bool = False) -> ExtractResult:
     result = ExtractResult()
     done = processed_files(lake)
@@ -71,12 +82,12 @@ def extract_legacy(lake: Lake, strict: bool = False) -> ExtractResult:
             try:
                 pipeline.run(source)
             except PipelineStepFailed as exc:
-                cause = exc.__cause__ or exc.exception
-                if isinstance(cause, StrictModeError) or "--strict" in str(cause):
-                    if pipeline.has_pending_data:
-                        pipeline.abort_packages()
-                    raise ExtractFailed(str(cause)) from exc
-                raise
+                strict_error = _find_cause(exc, StrictModeError)
+                if strict_error is None:
+                    raise
+                if pipeline.has_pending_data:
+                    pipeline.abort_packages()
+                raise ExtractFailed(str(strict_error)) from exc
             log.info(
                 "legacy_file",
                 file=f.name,
