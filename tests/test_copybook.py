@@ -133,3 +133,44 @@ def test_occurs_clauses_without_storage_and_free_format() -> None:
 """
     rec = parse_copybook(text, free_format=True)["REC"]
     assert [(f.name, f.offset) for f in rec.fields] == [("CODE_1", 0), ("CODE_2", 2), ("TAIL", 4)]
+
+
+def test_renames_a_field_and_a_range() -> None:
+    text = """
+01 REC.
+   05 CUST-NO   PIC 9(6).
+   05 NAME.
+      10 FIRST  PIC X(5).
+      10 LAST   PIC X(7).
+   05 AMOUNT    PIC S9(5)V99 COMP-3.
+66 CUSTOMER-KEY RENAMES CUST-NO.
+66 FULL-NAME RENAMES FIRST THRU LAST.
+66 HEAD RENAMES CUST-NO THROUGH NAME.
+"""
+    rec = parse_copybook(text, free_format=True)["REC"]
+    key = rec.field("CUSTOMER-KEY")
+    assert (key.offset, key.size, key.picture.is_numeric) == (0, 6, True)
+    full = rec.field("FULL-NAME")
+    assert (full.offset, full.size, full.picture.category) == (6, 12, "alphanumeric")
+    head = rec.field("HEAD")
+    assert (head.offset, head.size) == (0, 18)
+    assert rec.size == 22
+
+
+def test_renames_of_an_unknown_item_names_the_line() -> None:
+    text = "01 REC.\n   05 A PIC X.\n66 B RENAMES NOPE.\n"
+    with pytest.raises(CopybookError, match="line 3: RENAMES names unknown item NOPE"):
+        parse_copybook(text, free_format=True)
+
+
+def test_renamed_items_decode_and_nest() -> None:
+    import numpy as np
+
+    from pipelines.decoding.nested import nest
+    from pipelines.decoding.records import DecodeOptions, decode_chunk
+
+    text = "01 REC.\n 05 A PIC X(2).\n 05 B PIC 9(2).\n66 AB RENAMES A THRU B.\n"
+    rec = parse_copybook(text, free_format=True)["REC"]
+    row = np.frombuffer("xy42".encode("cp037"), dtype=np.uint8).reshape(1, 4)
+    table, _ = decode_chunk(row, rec, DecodeOptions(codepage="cp037"))
+    assert nest(table.to_pylist()[0], rec) == {"A": "xy", "B": 42, "AB": "xy42"}

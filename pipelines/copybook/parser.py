@@ -68,6 +68,7 @@ class _Item:
     sign_leading: bool = False
     sign_clause: bool = False  # a SIGN clause makes the item signed even without an S
     depending_on: str | None = None  # OCCURS … DEPENDING ON this counter
+    renames: tuple[str, str | None] | None = None  # 66 NAME RENAMES A [THRU B]
     children: list[_Item] = field(default_factory=list)
 
 
@@ -116,9 +117,13 @@ def _parse_statement(tokens: list[_Token]) -> _Item | None:
     level = int(first.text)
     if level == 88:
         return None  # condition names hold no storage
-    if level == 66:
-        raise CopybookError(f"{first.where()}: level 66 (RENAMES) is not supported yet")
     name = tokens[1].text.upper() if len(tokens) > 1 else "FILLER"
+    if level == 66:
+        words = [t.text.upper() for t in tokens]
+        if len(words) < 4 or words[2] != "RENAMES":
+            raise CopybookError(f"{first.where()}: level 66 needs RENAMES name [THRU name]")
+        thru = words[5] if len(words) > 5 and words[4] in ("THRU", "THROUGH") else None
+        return _Item(level=66, name=name, line=first.line, renames=(words[3], thru))
     item = _Item(level=level, name=name, line=first.line)
     words = [t.text.upper() for t in tokens]
 
@@ -190,6 +195,11 @@ def _tree(items: list[_Item]) -> list[_Item]:
     roots: list[_Item] = []
     stack: list[_Item] = []
     for item in items:
+        if item.level == 66:  # RENAMES regroups the record's own bytes: keep it at the root
+            if not roots:
+                raise CopybookError(f"line {item.line}: RENAMES before any record")
+            roots[-1].children.append(item)
+            continue
         level = 1 if item.level == 77 else item.level
         while stack and stack[-1].level >= level:
             stack.pop()
@@ -208,6 +218,7 @@ class _Placer:
     def __init__(self) -> None:
         self.fields: list[Field] = []
         self.branch_roots: set[str] = set()
+        self.renames: list[_Item] = []
 
     def place(
         self,
@@ -248,6 +259,9 @@ class _Placer:
             starts: dict[str, int] = {}
             inner = (*path, item.name)
             for child in item.children:
+                if child.renames:
+                    self.renames.append(child)
+                    continue
                 if child.redefines:
                     if child.redefines not in starts:
                         raise CopybookError(
@@ -291,6 +305,45 @@ class _Placer:
         )
         return size
 
+    def _renamed(self, item: _Item) -> Field:
+        """66 X RENAMES A [THRU B]: A alone (elementary) keeps its type; a range of bytes
+        (or a group) reads as alphanumeric text."""
+        first, last = item.renames
+
+        def covered(name: str) -> list[Field]:
+            found = [f for f in self.fields if f.name == name or name in f.path]
+            if not found:
+                raise CopybookError(f"line {item.line}: RENAMES names unknown item {name}")
+            return found
+
+        start_fields = covered(first)
+        end_fields = covered(last) if last else start_fields
+        start = min(f.offset for f in start_fields)
+        end = max(f.offset + f.size for f in end_fields)
+        if end <= start:
+            raise CopybookError(f"line {item.line}: RENAMES {first} THRU {last} is empty")
+        key = (self.fields[0].json_path[0], item.name)  # directly under the 01 record
+        if last is None and len(start_fields) == 1 and start_fields[0].name == first:
+            return replace(
+                start_fields[0],
+                name=item.name,
+                level=66,
+                json_path=key,
+                branch=None,
+                depends_on=(),
+            )
+        pic = Picture(text=f"X({end - start})", category="alphanumeric", length=end - start)
+        return Field(
+            name=item.name,
+            offset=start,
+            size=end - start,
+            picture=pic,
+            usage=Usage.DISPLAY,
+            line=item.line,
+            level=66,
+            json_path=key,
+        )
+
     def finish(self, record: str, size: int) -> RecordLayout:
         """Drop FILLERs, set REDEFINES branches, and qualify names that repeat in the record
         (ADDRESS in COMPANY and in PERSON → COMPANY-ADDRESS, PERSON-ADDRESS)."""
@@ -308,6 +361,7 @@ class _Placer:
             else f
             for f in self.fields
         ]
+        self.fields += [self._renamed(item) for item in self.renames]
         fields = [f for f in self.fields if not f.name.startswith("FILLER")]
         out = []
         for f in fields:
