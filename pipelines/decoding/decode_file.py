@@ -16,7 +16,7 @@ import pyarrow as pa
 from pipelines.copybook.model import RecordLayout
 from pipelines.decoding.framing import Framing
 from pipelines.decoding.reader import RecordChunk, read_records
-from pipelines.decoding.records import DecodeOptions, decode_chunk
+from pipelines.decoding.records import DecodeOptions, decode_chunk, fault_entries
 from pipelines.decoding.variable_occurs import split_variable_records
 
 
@@ -57,21 +57,13 @@ def decode_file(
     )
     for chunk in chunks:
         table, faults = decode_chunk(chunk.records, layout, opts)
-        errors: dict[int, list[dict]] = {}
-        for f in faults:
-            for i in np.flatnonzero(f.bad).tolist():
-                raw = chunk.records[i, f.field.offset : f.field.offset + f.field.size]
-                entry = {
-                    "field": f.field.name,
-                    "offset": f.field.offset,
-                    "raw_hex": raw.tobytes().hex().upper(),
-                    "reason": str(f.reasons[i]),
-                }
-                if strict:
-                    raise StrictModeError(
-                        f"{url}: record {chunk.first_record + i} at byte offset "
-                        f"{int(chunk.offsets[i])}: field {f.field.name} (record offset "
-                        f"{f.field.offset}, bytes {entry['raw_hex']}): {entry['reason']}"
-                    )
-                errors.setdefault(i, []).append(entry)
+        errors = fault_entries(faults, chunk.records)
+        if strict and errors:
+            i = min(errors)
+            entry = errors[i][0]
+            raise StrictModeError(
+                f"{url}: record {chunk.first_record + i} at byte offset "
+                f"{int(chunk.offsets[i])}: field {entry['field']} (record offset "
+                f"{entry['offset']}, bytes {entry['raw_hex']}): {entry['reason']}"
+            )
         yield DecodedBatch(table, errors, chunk)

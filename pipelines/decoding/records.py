@@ -55,6 +55,24 @@ class FieldFault:
     reasons: np.ndarray  # object array of str, meaningful where `bad`
 
 
+def fault_entries(faults: list[FieldFault], records: np.ndarray) -> dict[int, list[dict]]:
+    """Row index → what did not decode in that row: field, offset, raw bytes, reason.
+    Only rows with faults appear (usually few), so this stays off the hot path."""
+    out: dict[int, list[dict]] = {}
+    for f in faults:
+        for i in np.flatnonzero(f.bad).tolist():
+            raw = records[i, f.field.offset : f.field.offset + f.field.size]
+            out.setdefault(i, []).append(
+                {
+                    "field": f.field.name,
+                    "offset": f.field.offset,
+                    "raw_hex": raw.tobytes().hex().upper(),
+                    "reason": str(f.reasons[i]),
+                }
+            )
+    return out
+
+
 def _reasons(codes: np.ndarray, table: Mapping[int, str]) -> np.ndarray:
     lookup = np.array([""] + [table.get(i, "invalid value") for i in range(1, 8)], dtype=object)
     return lookup[codes.astype(np.int64)]

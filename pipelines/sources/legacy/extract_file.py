@@ -23,7 +23,7 @@ from pipelines.copybook import RecordLayout, parse_copybook
 from pipelines.decoding.codepages import codec_name
 from pipelines.decoding.framing import Framing, FramingError
 from pipelines.decoding.reader import RecordChunk, read_records
-from pipelines.decoding.records import DecodeOptions, FieldFault, decode_chunk
+from pipelines.decoding.records import DecodeOptions, FieldFault, decode_chunk, fault_entries
 from pipelines.sources.legacy.feeds import Feed
 
 BATCH_ROWS = 65_536
@@ -250,13 +250,13 @@ class LegacyFile:
             nums = chunk.first_record + detail
             table, faults = decode_chunk(recs, self.detail, self.opts)
             if self.strict and faults:
-                f = faults[0]
-                i = int(np.argmax(f.bad))
-                raw = recs[i, f.field.offset : f.field.offset + f.field.size].tobytes().hex()
+                entries = fault_entries(faults, recs)
+                i = min(entries)  # the first faulty record in file order
+                e = entries[i][0]
                 raise StrictModeError(
                     f"{self.name}: record {int(nums[i])} at byte offset "
-                    f"{(int(nums[i]) - 1) * self.record_length}: field {f.field.name} "
-                    f"(bytes {raw.upper()}): {f.reasons[i]} (--strict)"
+                    f"{(int(nums[i]) - 1) * self.record_length}: field {e['field']} "
+                    f"(bytes {e['raw_hex']}): {e['reason']} (--strict)"
                 )
             quarantine = np.zeros(len(detail), dtype=bool)
             for f in faults:
@@ -332,18 +332,7 @@ class LegacyFile:
         self, faults: list[FieldFault], recs: np.ndarray, n: int, dup_first: np.ndarray
     ) -> dict[int, list[dict]]:
         """Row index → its error entries, for the (few) rows that have any."""
-        out: dict[int, list[dict]] = {}
-        for f in faults:
-            for i in np.flatnonzero(f.bad).tolist():
-                raw = recs[i, f.field.offset : f.field.offset + f.field.size]
-                out.setdefault(i, []).append(
-                    {
-                        "field": f.field.name,
-                        "offset": f.field.offset,
-                        "raw_hex": raw.tobytes().hex().upper(),
-                        "reason": str(f.reasons[i]),
-                    }
-                )
+        out = fault_entries(faults, recs)
         for i in np.flatnonzero(dup_first).tolist():
             out.setdefault(i, []).append(
                 {
