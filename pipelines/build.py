@@ -93,7 +93,3 @@ def run_dbt(lake: Lake, args: list[str]) -> BuildResult:
 
 def build(lake: Lake) -> BuildResult:
     return run_dbt(lake, ["build"])
-
-
-def dbt_project_dir() -> Path:
-    return DBT_PROJECT

@@ -53,21 +53,5 @@ def text(values: Sequence[str], width: int, codepage: str) -> np.ndarray:
     return np.frombuffer(joined, dtype=np.uint8).reshape(len(values), width)
 
 
-def text_pool(pool: Sequence[str], width: int, codepage: str) -> np.ndarray:
-    """A pool of strings encoded once, to be picked by index: `text_pool(...)[idx]`."""
-    return text(pool, width, codepage)
-
-
-def digits_text(values: np.ndarray, width: int, codepage: str) -> np.ndarray:
-    """Non-negative ints → zero-padded digit characters in the code page (for PIC X ids)."""
-    zero = "0".encode(codec_name(codepage))[0]
-    mag = np.asarray(values, dtype=np.int64).copy()
-    out = np.empty((len(mag), width), dtype=np.uint8)
-    for i in range(width - 1, -1, -1):
-        out[:, i] = zero + (mag % 10)
-        mag //= 10
-    return out
-
-
 def blank_records(n: int, size: int, codepage: str) -> np.ndarray:
     return np.full((n, size), space_byte(codepage), dtype=np.uint8)

@@ -109,11 +109,3 @@ def decoding_table(codepage: str) -> str:
 @lru_cache
 def space_byte(codepage: str) -> int:
     return " ".encode(codec_name(codepage))[0]
-
-
-def encode(text: str, codepage: str, width: int) -> bytes:
-    """Text → fixed-width field bytes, padded with the code page's space (for writers/tests)."""
-    data = text.encode(codec_name(codepage))
-    if len(data) > width:
-        raise ValueError(f"{text!r} is longer than {width} bytes in {codepage}")
-    return data + bytes([space_byte(codepage)]) * (width - len(data))
