@@ -69,6 +69,7 @@ class _Item:
     sign_clause: bool = False  # a SIGN clause makes the item signed even without an S
     depending_on: str | None = None  # OCCURS … DEPENDING ON this counter
     renames: tuple[str, str | None] | None = None  # 66 NAME RENAMES A [THRU B]
+    filler: str | None = None  # "value" or "group" for a FILLER (renamed FILLER_…)
     children: list[_Item] = field(default_factory=list)
 
 
@@ -215,10 +216,14 @@ class _Placer:
     """Lays out one record: offsets, OCCURS copies, the counters each copy depends on and
     the REDEFINES branch each field belongs to."""
 
-    def __init__(self) -> None:
+    def __init__(self, fillers: str = "drop") -> None:
         self.fields: list[Field] = []
         self.branch_roots: set[str] = set()
         self.renames: list[_Item] = []
+        self.keep_values = fillers in ("values", "all")
+        self.keep_groups = fillers in ("groups", "all")
+        self.filler_groups: set[str] = set()
+        self.filler_values: set[str] = set()
 
     def place(
         self,
@@ -254,6 +259,10 @@ class _Placer:
         key: tuple[str | int, ...] = (),
     ) -> int:
         """Place `item` at `offset`; return the size of one occurrence."""
+        if item.filler == "group":
+            self.filler_groups.add(item.name)
+        elif item.filler == "value":
+            self.filler_values.add(item.name)
         if item.children:
             pos = end = offset
             starts: dict[str, int] = {}
@@ -274,8 +283,8 @@ class _Placer:
                     at = pos
                 starts[child.name] = at
                 size = self.place(child, at, suffix, inner, depends, key)
-                if not child.redefines:
-                    pos = at + size
+                # a REDEFINES larger than what it redefines pushes the next item out too
+                pos = at + size if not child.redefines else max(pos, at + size)
                 end = max(end, at + size)
             return end - offset
         usage = item.usage or Usage.DISPLAY
@@ -362,7 +371,12 @@ class _Placer:
             for f in self.fields
         ]
         self.fields += [self._renamed(item) for item in self.renames]
-        fields = [f for f in self.fields if not f.name.startswith("FILLER")]
+        fields = [
+            f
+            for f in self.fields
+            if (self.keep_values or _OCCURS_SUFFIX.sub("", f.name) not in self.filler_values)
+            and (self.keep_groups or not self.filler_groups.intersection(f.path))
+        ]
         out = []
         for f in fields:
             chain = (*f.path[1:], f.name)
@@ -383,17 +397,51 @@ class _Placer:
         return RecordLayout(name=record, size=size, fields=out)
 
 
-def parse_copybook(text: str, *, free_format: bool = False) -> dict[str, RecordLayout]:
+FILLER_POLICIES = ("drop", "values", "groups", "all")
+
+
+def _name_fillers(root: _Item, naming: str) -> None:
+    """Give every FILLER a unique name, in source order: value fillers FILLER_P1, FILLER_P2…
+    and group fillers FILLER_1, FILLER_2… ("sequence"), or FILLER_AFTER_<previous item>
+    ("previous"), as Cobrix names them."""
+    counts = {"value": 0, "group": 0}
+    previous = root.name
+
+    def walk(item: _Item) -> None:
+        nonlocal previous
+        for child in item.children:
+            if child.name == "FILLER":
+                kind = "group" if child.children else "value"
+                counts[kind] += 1
+                if naming == "previous":
+                    child.name = f"FILLER_AFTER_{previous}"
+                else:
+                    child.name = f"FILLER_{'P' if kind == 'value' else ''}{counts[kind]}"
+                child.filler = kind
+            previous = child.name
+            walk(child)
+
+    walk(root)
+
+
+def parse_copybook(
+    text: str, *, free_format: bool = False, fillers: str = "drop", filler_naming: str = "sequence"
+) -> dict[str, RecordLayout]:
     """Parse copybook text into its 01-level records, by name, in source order.
 
-    FILLER items keep their bytes in the layout but are not returned as fields.
+    FILLER items always keep their bytes in the layout. Whether they are returned as fields:
+    `fillers` "drop" (default: neither elementary FILLERs nor anything inside a FILLER
+    group), "values" (elementary ones), "groups" (what FILLER groups hold) or "all".
     """
+    if fillers not in FILLER_POLICIES:
+        raise CopybookError(f"filler policy {fillers!r}: one of {', '.join(FILLER_POLICIES)}")
     items = [it for st in _statements(text, free_format) if (it := _parse_statement(st))]
     if not items:
         raise CopybookError("copybook holds no data items")
     records: dict[str, RecordLayout] = {}
     for root in _tree(items):
-        placer = _Placer()
+        _name_fillers(root, filler_naming)
+        placer = _Placer(fillers)
         size = placer.place(root, 0, "", (), ())
         records[root.name] = replace(placer.finish(root.name, size), tree=root)
     return records

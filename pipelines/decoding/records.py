@@ -35,6 +35,9 @@ class DecodeOptions:
     dates: Mapping[str, str] = field(default_factory=dict)  # column → date format
     trim: str = "right"
     controls: str = "space"  # control bytes in text: "space" or "keep"
+    # a text field of nothing but x'00' (low-values) is null rather than "" (Cobrix's
+    # improved_null_detection); numeric fields follow their own rule (numeric_nulls.py)
+    low_values_text_null: bool = False
     float_format: str = "ibm"  # COMP-1/COMP-2: "ibm" hexadecimal float or "ieee" 754
     # Multisegment records: the field holding the segment id, and segment id → the
     # REDEFINES branch that applies; fields of the other branches are null.
@@ -233,6 +236,10 @@ def decode_chunk(
                 arr = decode_text_compiled(
                     records, f.offset, f.size, opts.codepage, opts.trim, opts.controls
                 )
+            if opts.low_values_text_null:
+                low = (block == 0).all(axis=1)
+                if low.any():
+                    arr = pc.if_else(pa.array(low), pa.nulls(len(arr), arr.type), arr)
         columns[f.column] = arr
         if opts.debug != "none":
             columns[f"{f.column}_debug"] = _debug_column(block, opts.debug)

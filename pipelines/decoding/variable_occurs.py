@@ -34,8 +34,7 @@ def _one_size(item: object) -> int:
         at = starts[child.redefines] if child.redefines else pos
         starts[child.name] = at
         size = _one_size(child) * child.occurs
-        if not child.redefines:
-            pos = at + size
+        pos = at + size if not child.redefines else max(pos, at + size)
         end = max(end, at + size)
     return end
 
