@@ -356,6 +356,27 @@ def _segment_map(text: str | None) -> dict[str, str]:
 )
 @click.option("--free-format", is_flag=True, help="Free-format copybook source.")
 @click.option(
+    "--fillers",
+    type=click.Choice(["drop", "values", "groups", "all"]),
+    default="drop",
+    show_default=True,
+    help="Which FILLERs to output.",
+)
+@click.option(
+    "--filler-naming",
+    type=click.Choice(["sequence", "previous"]),
+    default="sequence",
+    show_default=True,
+)
+@click.option(
+    "--display-numbers",
+    type=click.Choice(["strict", "relaxed"]),
+    default="strict",
+    show_default=True,
+    help="relaxed: spaces/x'00' around DISPLAY digits ignored.",
+)
+@click.option("--low-values-null", is_flag=True, help="All-x'00' text fields are null.")
+@click.option(
     "--variable-size-occurs",
     is_flag=True,
     help="OCCURS DEPENDING ON arrays take only their present elements' bytes.",
@@ -389,6 +410,10 @@ def decode(
     output: str | None,
     strict: bool,
     variable_size_occurs: bool,
+    fillers: str,
+    filler_naming: str,
+    display_numbers: str,
+    low_values_null: bool,
 ) -> None:
     """Decode a legacy data file with its copybook (JSON Lines by default)."""
     import pyarrow.csv as pacsv
@@ -404,7 +429,10 @@ def decode(
     try:
         codec_name(encoding)
         records = parse_copybook(
-            copybook_path.read_text(encoding="utf-8", errors="replace"), free_format=free_format
+            copybook_path.read_text(encoding="utf-8", errors="replace"),
+            free_format=free_format,
+            fillers=fillers,
+            filler_naming=filler_naming,
         )
     except (CopybookError, CodePageError) as exc:
         raise click.ClickException(f"{copybook_path}: {exc}") from exc
@@ -431,6 +459,8 @@ def decode(
         debug=debug_cols,
         segment_field=segment_field,
         segment_map=_segment_map(segment_map),
+        display_numbers=display_numbers,
+        low_values_text_null=low_values_null,
     )
     read = with_errors = 0
     writer = None

@@ -476,3 +476,52 @@ def test_t07_filler_policies(file: str, fillers: str, naming: str) -> None:
     for want in expected:
         candidates = by_amount.get(Decimal(str(want["AMOUNT"])), [])
         assert any(not _compare_flat([c], [want]) for c in candidates), want
+
+
+T17_MAP = {
+    "1": "COMPANY",
+    "2": "DEPT",
+    "3": "EMPLOYEE",
+    "4": "OFFICE",
+    "5": "CUSTOMER",
+    "6": "CONTACT",
+    "7": "CONTRACT",
+}
+
+
+@pytest.mark.parametrize("file", ["test17a.txt", "test17b.txt"])
+def test_t17_seven_segment_types_flat(file: str) -> None:
+    """Seven segment types (a numeric segment id) behind little-endian RDWs; only the
+    matching branch is kept. The file pads some DISPLAY numbers with x'00' ("33" + x'00' in
+    a PIC 9(3)), which Cobrix reads as 33: our "relaxed" DISPLAY rule does the same (the
+    default "strict" rule reports it). test17b's Seg_Id columns are Cobrix-generated."""
+    folder = _case("t17_hierarchical_multisegment_vrl")
+    framing = Framing(record_format="V", rdw_big_endian=False, rdw_includes_header=False)
+    opts = DecodeOptions(
+        codepage="common",
+        trim="both",
+        segment_field="SEGMENT-ID",
+        segment_map=T17_MAP,
+        display_numbers="relaxed",
+    )
+    rows, faults = _decode_framed(
+        "t17_hierarchical_multisegment_vrl",
+        next((folder / "data").iterdir()).name,
+        next((folder / "copybook").iterdir()).name,
+        framing,
+        opts,
+    )
+    expected = _strip_generated(_expected("t17_hierarchical_multisegment_vrl", file))
+    assert len(rows) == 951 and len(expected) == 300 and not faults
+    assert not _compare_flat(rows, expected)
+    strict = DecodeOptions(
+        codepage="common", trim="both", segment_field="SEGMENT-ID", segment_map=T17_MAP
+    )
+    _, strict_faults = _decode_framed(
+        "t17_hierarchical_multisegment_vrl",
+        next((folder / "data").iterdir()).name,
+        next((folder / "copybook").iterdir()).name,
+        framing,
+        strict,
+    )
+    assert {f.field.name for f in strict_faults} == {"FLOOR", "ROOM-NUMBER"}

@@ -50,6 +50,15 @@ def _class_tables(ebcdic: bool) -> tuple[np.ndarray, np.ndarray]:
 _TABLES = {True: _class_tables(True), False: _class_tables(False)}
 
 
+def _relaxed(tables: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    cls, val = tables[0].copy(), tables[1]
+    cls[0x00] = SKIP  # low-values padding around the digits
+    return cls, val
+
+
+_RELAXED = {True: _relaxed(_TABLES[True]), False: _relaxed(_TABLES[False])}
+
+
 def _overpunch(byte: np.ndarray, ebcdic: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(is a signed digit, digit value, negative) for bytes at the sign position."""
     if ebcdic:
@@ -84,14 +93,14 @@ def _combine(val: np.ndarray, is_digit: np.ndarray, power: np.ndarray) -> np.nda
 
 
 def decode_display_number(
-    block: np.ndarray, field: Field, ebcdic: bool
+    block: np.ndarray, field: Field, ebcdic: bool, relaxed: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(records, width) → (unscaled values, no-digits mask, bad mask, reason codes).
 
     Values are int64, or Python ints (object array) when any value needs more than 18 digits.
     """
     n, width = block.shape
-    cls_table, val_table = _TABLES[ebcdic]
+    cls_table, val_table = (_RELAXED if relaxed else _TABLES)[ebcdic]
     cls = cls_table[block]
     val = val_table[block]
     pic = field.picture

@@ -38,6 +38,9 @@ class DecodeOptions:
     # a text field of nothing but x'00' (low-values) is null rather than "" (Cobrix's
     # improved_null_detection); numeric fields follow their own rule (numeric_nulls.py)
     low_values_text_null: bool = False
+    # DISPLAY numbers: "strict" (COBOL's rule: digits only, sign where the PIC says) or
+    # "relaxed" (spaces and x'00' around the digits are ignored, as Cobrix reads them)
+    display_numbers: str = "strict"
     float_format: str = "ibm"  # COMP-1/COMP-2: "ibm" hexadecimal float or "ieee" 754
     # Multisegment records: the field holding the segment id, and segment id → the
     # REDEFINES branch that applies; fields of the other branches are null.
@@ -119,8 +122,9 @@ def _numpy_number(
         )
         none = np.zeros(n, dtype=bool)  # every bit pattern is a binary number
         return value, none, "", none
-    if _needs_general_display(f) or (not ebcdic and pic.signed):
-        value, no_digits, bad, codes = decode_display_number(block, f, ebcdic)
+    relaxed = opts.display_numbers == "relaxed"
+    if _needs_general_display(f) or (not ebcdic and pic.signed) or relaxed:
+        value, no_digits, bad, codes = decode_display_number(block, f, ebcdic, relaxed)
         return value, bad, _reasons(codes, DISPLAY_REASONS), empty | (no_digits & ~bad)
     value, bad, codes = decode_zoned(block, pic.signed, ebcdic=ebcdic)
     return value, bad, _reasons(codes, ZONED_REASONS), empty
@@ -195,7 +199,9 @@ def _compiled_numbers(
     chosen = [
         (f, k)
         for f in layout.fields
-        if f.picture.is_numeric and (k := _kernel_kind(f, ebcdic, opts.dialect)) is not None
+        if f.picture.is_numeric
+        and (k := _kernel_kind(f, ebcdic, opts.dialect)) is not None
+        and not (k == kernels.ZONED and opts.display_numbers == "relaxed")
     ]
     if not chosen or len(records) == 0:
         return {}
@@ -280,7 +286,10 @@ def _apply_segment_map(
 ) -> list[FieldFault]:
     """Keep each REDEFINES branch only where the segment id selects it; faults in branches
     that do not apply are not faults (those bytes were never meant as that type)."""
-    segment = pc.utf8_trim_whitespace(columns[layout.field(opts.segment_field).column])
+    segment = columns[layout.field(opts.segment_field).column]
+    if not pa.types.is_string(segment.type):
+        segment = pc.cast(segment, pa.string())  # a numeric segment id (PIC 9) maps as text
+    segment = pc.utf8_trim_whitespace(segment)
     applies: dict[str, np.ndarray] = {}
     for branch in set(opts.segment_map.values()):
         ids = pa.array([k for k, v in opts.segment_map.items() if v == branch])
