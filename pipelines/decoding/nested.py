@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterable, Iterator
 from datetime import date
 from decimal import Decimal
 
@@ -73,3 +74,43 @@ def to_json(value: object) -> str:
     if isinstance(value, bytes):
         return json.dumps(base64.b64encode(value).decode())
     return json.dumps(value, ensure_ascii=False)
+
+
+def assemble_hierarchy(
+    records: Iterable[tuple[dict[str, object], str]], children: dict[str, list[str]]
+) -> Iterator[dict[str, object]]:
+    """Parent/child segments → one nested object per root segment.
+
+    `records` yields (nested record, its REDEFINES branch) in file order; `children` maps a
+    branch to the branches of its child segments (COMPANY → DEPT, CUSTOMER). A child goes
+    into an array named after its branch inside the latest record of its parent's branch.
+    Records before the first root, or whose parent has not appeared, are skipped.
+    """
+    parent_of = {kid: parent for parent, kids in children.items() for kid in kids}
+    roots = {p for p in children if p not in parent_of}
+    current: dict[str, dict[str, object]] = {}
+    root: dict[str, object] | None = None
+    for record, branch in records:
+        if branch in roots:
+            if root is not None:
+                yield root
+            root = {
+                k: v
+                for k, v in record.items()
+                if k == branch or (k not in parent_of and k not in roots)
+            }
+            current = {branch: root[branch]}  # type: ignore[dict-item]
+            for kid in children.get(branch, []):
+                root[branch].setdefault(kid, [])  # type: ignore[union-attr]
+            continue
+        parent = parent_of.get(branch)
+        if root is None or parent not in current:
+            continue
+        node = record.get(branch)
+        current[parent].setdefault(branch, []).append(node)  # type: ignore[union-attr]
+        current[branch] = node  # type: ignore[assignment]
+        for kid in children.get(branch, []):
+            node.setdefault(kid, [])  # type: ignore[union-attr]
+            current.pop(kid, None)
+    if root is not None:
+        yield root
