@@ -7,6 +7,7 @@ import resource
 import secrets
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
@@ -377,6 +378,11 @@ def _segment_map(text: str | None) -> dict[str, str]:
 )
 @click.option("--low-values-null", is_flag=True, help="All-x'00' text fields are null.")
 @click.option(
+    "--segment-children",
+    default=None,
+    help="PARENT=CHILD;CHILD,… nest child segments under their parent record (JSON output).",
+)
+@click.option(
     "--variable-size-occurs",
     is_flag=True,
     help="OCCURS DEPENDING ON arrays take only their present elements' bytes.",
@@ -414,6 +420,7 @@ def decode(
     filler_naming: str,
     display_numbers: str,
     low_values_null: bool,
+    segment_children: str | None,
 ) -> None:
     """Decode a legacy data file with its copybook (JSON Lines by default)."""
     import pyarrow.csv as pacsv
@@ -423,7 +430,7 @@ def decode(
     from pipelines.decoding.codepages import CodePageError, codec_name
     from pipelines.decoding.decode_file import StrictModeError, decode_file
     from pipelines.decoding.framing import Framing, FramingError
-    from pipelines.decoding.nested import nest, to_json
+    from pipelines.decoding.nested import assemble_hierarchy, nest, to_json
     from pipelines.decoding.records import DecodeOptions
 
     try:
@@ -462,6 +469,13 @@ def decode(
         display_numbers=display_numbers,
         low_values_text_null=low_values_null,
     )
+    children = {
+        parent.strip().upper(): [c.strip().upper() for c in kids.split(";") if c.strip()]
+        for parent, _, kids in (p.partition("=") for p in (segment_children or "").split(","))
+        if parent.strip()
+    }
+    if children and (not segment_field or not opts.segment_map):
+        raise click.UsageError("--segment-children needs --segment-field and --segment-map")
     read = with_errors = 0
     writer = None
     sink = click.get_text_stream("stdout") if not output or output.endswith(".jsonl") else None
@@ -475,25 +489,38 @@ def decode(
         fs, fs_path = fsspec.core.url_to_fs(data)
         bar = stack.enter_context(bytes_bar())
         task = bar.add_task(f"decoding {Path(fs_path).name}", total=fs.size(fs_path))
-        for batch in decode_file(data, layout, opts, framing, strict, variable_size_occurs):
-            if len(batch.chunk.offsets):
-                done = int(batch.chunk.offsets[-1] + batch.chunk.lengths[-1])
-                bar.update(task, completed=done)
-            read += batch.table.num_rows
-            with_errors += len(batch.errors)
-            if output and output.endswith(".parquet"):
-                writer = writer or pq.ParquetWriter(output, batch.table.schema)
-                writer.write_table(batch.table)
-            elif output and output.endswith(".csv"):
-                writer = writer or pacsv.CSVWriter(output, batch.table.schema)
-                writer.write_table(batch.table)
-            else:
-                out = handle or sink
+        out = handle or sink
+
+        def json_records() -> Iterator[tuple[dict, str]]:
+            nonlocal read, with_errors, writer
+            batches = decode_file(data, layout, opts, framing, strict, variable_size_occurs)
+            for batch in batches:
+                if len(batch.chunk.offsets):
+                    done = int(batch.chunk.offsets[-1] + batch.chunk.lengths[-1])
+                    bar.update(task, completed=done)
+                read += batch.table.num_rows
+                with_errors += len(batch.errors)
+                if output and output.endswith(".parquet"):
+                    writer = writer or pq.ParquetWriter(output, batch.table.schema)
+                    writer.write_table(batch.table)
+                    continue
+                if output and output.endswith(".csv"):
+                    writer = writer or pacsv.CSVWriter(output, batch.table.schema)
+                    writer.write_table(batch.table)
+                    continue
                 for i, row in enumerate(batch.table.to_pylist()):
                     record = nest(row, layout)
                     if i in batch.errors:
                         record["_errors"] = batch.errors[i]
-                    out.write(to_json(record) + "\n")
+                    seg = row[layout.field(segment_field).column] if segment_field else ""
+                    yield record, opts.segment_map.get(str(seg).strip(), "")
+
+        if children:
+            for root in assemble_hierarchy(json_records(), children):
+                out.write(to_json(root) + "\n")
+        else:
+            for record, _ in json_records():
+                out.write(to_json(record) + "\n")
     except (FramingError, StrictModeError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:

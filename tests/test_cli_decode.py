@@ -199,3 +199,52 @@ def test_t17c_parent_child_segments_nest_under_their_parents() -> None:
     ]
     assert len(want) == 50
     assert got[:50] == want
+
+
+def test_decode_segment_children_option_nests_like_cobrix() -> None:
+    data, copybook = _case("t17_hierarchical_multisegment_vrl")
+    args = [
+        "decode",
+        str(data),
+        "--copybook",
+        str(copybook),
+        "--encoding",
+        "common",
+        "--trim",
+        "both",
+        "--record-format",
+        "V",
+        "--rdw-little-endian",
+        "--rdw-excludes-header",
+        "--display-numbers",
+        "relaxed",
+        "--segment-field",
+        "SEGMENT-ID",
+        "--segment-map",
+        "1=COMPANY,2=DEPT,3=EMPLOYEE,4=OFFICE,5=CUSTOMER,6=CONTACT,7=CONTRACT",
+        "--segment-children",
+        "COMPANY=DEPT;CUSTOMER,DEPT=EMPLOYEE;OFFICE,CUSTOMER=CONTACT;CONTRACT",
+    ]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+
+    def drop_nulls(obj: object) -> object:
+        if isinstance(obj, dict):
+            return {k: drop_nulls(v) for k, v in obj.items() if v is not None}
+        if isinstance(obj, list):
+            return [drop_nulls(v) for v in obj]
+        return obj
+
+    got = [
+        drop_nulls(_cobrix_keys(json.loads(x, parse_float=Decimal)))
+        for x in result.stdout.splitlines()
+        if x.startswith("{")
+    ]
+    expected = CONFORMANCE / "t17_hierarchical_multisegment_vrl" / "expected" / "test17c.txt"
+    generated = ("File_Id", "Record_Id", "Record_Byte_Length", "Seg_Id0", "Seg_Id1")
+    want = [
+        {k: v for k, v in json.loads(x, parse_float=Decimal).items() if k not in generated}
+        for x in expected.read_text().split("\n")
+        if x
+    ]
+    assert got[:50] == want
