@@ -33,6 +33,23 @@ def _cobrix_keys(obj: object) -> object:
     return obj
 
 
+def _drop_nulls(obj: object) -> object:
+    """Spark's JSON omits null fields; ours writes them."""
+    if isinstance(obj, dict):
+        return {k: _drop_nulls(v) for k, v in obj.items() if v is not None}
+    if isinstance(obj, list):
+        return [_drop_nulls(v) for v in obj]
+    return obj
+
+
+def _t17c_expected() -> list[dict]:
+    """Cobrix's parent/child rows for t17, without its generated id columns."""
+    path = CONFORMANCE / "t17_hierarchical_multisegment_vrl" / "expected" / "test17c.txt"
+    generated = ("File_Id", "Record_Id", "Record_Byte_Length", "Seg_Id0", "Seg_Id1")
+    rows = [json.loads(x, parse_float=Decimal) for x in path.read_text().split("\n") if x]
+    return [{k: v for k, v in r.items() if k not in generated} for r in rows]
+
+
 def test_decode_writes_nested_json_lines_like_cobrix() -> None:
     data, copybook = _case("t01_fixed_comp3_odo_redefines")
     result = CliRunner().invoke(
@@ -182,21 +199,8 @@ def test_t17c_parent_child_segments_nest_under_their_parents() -> None:
         "CUSTOMER": ["CONTACT", "CONTRACT"],
     }
 
-    def drop_nulls(obj: object) -> object:  # Spark's JSON omits null fields
-        if isinstance(obj, dict):
-            return {k: drop_nulls(v) for k, v in obj.items() if v is not None}
-        if isinstance(obj, list):
-            return [drop_nulls(v) for v in obj]
-        return obj
-
-    got = [drop_nulls(_cobrix_keys(r)) for r in assemble_hierarchy(records(), children)]
-    expected = CONFORMANCE / "t17_hierarchical_multisegment_vrl" / "expected" / "test17c.txt"
-    generated = ("File_Id", "Record_Id", "Record_Byte_Length", "Seg_Id0", "Seg_Id1")
-    want = [
-        {k: v for k, v in json.loads(x, parse_float=Decimal).items() if k not in generated}
-        for x in expected.read_text().split("\n")
-        if x
-    ]
+    got = [_drop_nulls(_cobrix_keys(r)) for r in assemble_hierarchy(records(), children)]
+    want = _t17c_expected()
     assert len(want) == 50
     assert got[:50] == want
 
@@ -228,23 +232,10 @@ def test_decode_segment_children_option_nests_like_cobrix() -> None:
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
 
-    def drop_nulls(obj: object) -> object:
-        if isinstance(obj, dict):
-            return {k: drop_nulls(v) for k, v in obj.items() if v is not None}
-        if isinstance(obj, list):
-            return [drop_nulls(v) for v in obj]
-        return obj
-
     got = [
-        drop_nulls(_cobrix_keys(json.loads(x, parse_float=Decimal)))
+        _drop_nulls(_cobrix_keys(json.loads(x, parse_float=Decimal)))
         for x in result.stdout.splitlines()
         if x.startswith("{")
     ]
-    expected = CONFORMANCE / "t17_hierarchical_multisegment_vrl" / "expected" / "test17c.txt"
-    generated = ("File_Id", "Record_Id", "Record_Byte_Length", "Seg_Id0", "Seg_Id1")
-    want = [
-        {k: v for k, v in json.loads(x, parse_float=Decimal).items() if k not in generated}
-        for x in expected.read_text().split("\n")
-        if x
-    ]
+    want = _t17c_expected()
     assert got[:50] == want

@@ -50,6 +50,22 @@ def _descriptor_length(b: bytes, big_endian: bool) -> int:
     return b[0] | (b[1] << 8)
 
 
+def fixed_records(
+    framing: Framing, record_size: int, start: int, end: int, name: str
+) -> tuple[int, int]:
+    """(record length, record count) of fixed-length records between `start` and `end`;
+    a partial last record is a fault naming its number and byte offset."""
+    size = framing.record_length or record_size
+    body = end - start
+    if body % size:
+        whole = body // size
+        raise FramingError(
+            f"{name}: {body} bytes of records is not a multiple of the record length "
+            f"{size}; record {whole + 1} at byte offset {start + whole * size} is truncated"
+        )
+    return size, body // size
+
+
 def frame(
     data: bytes | np.ndarray,
     framing: Framing,
@@ -72,15 +88,7 @@ def frame(
     if length_of is not None:
         return _walk_length_field(buf, start, end, name, length_of)
     if framing.record_format in ("F", "FB"):
-        size = framing.record_length or record_size
-        body = end - start
-        if body % size:
-            whole = body // size
-            raise FramingError(
-                f"{name}: {body} bytes of records is not a multiple of the record length "
-                f"{size}; record {whole + 1} at byte offset {start + whole * size} is truncated"
-            )
-        n = body // size
+        size, n = fixed_records(framing, record_size, start, end, name)
         return start + np.arange(n, dtype=np.int64) * size, np.full(n, size, dtype=np.int64)
     if framing.record_format == "V":
         return _walk_rdw(buf, start, end, framing, name)

@@ -18,6 +18,7 @@ from pipelines.decoding.framing import (
     FramingError,
     _descriptor_length,
     _walk_rdw,
+    fixed_records,
     gather,
 )
 
@@ -43,13 +44,7 @@ def read_records(
         raise FramingError(f"{url}: file of {size} bytes is smaller than its header and footer")
     number = 1
     if framing.record_format in ("F", "FB"):
-        rec = framing.record_length or width
-        if (end - start) % rec:
-            whole = (end - start) // rec
-            raise FramingError(
-                f"{url}: {end - start} bytes of records is not a multiple of the record length "
-                f"{rec}; record {whole + 1} at byte offset {start + whole * rec} is truncated"
-            )
+        rec, _ = fixed_records(framing, width, start, end, url)
         step = max(rec, block_bytes // rec * rec)
         with fs.open(path, "rb") as fh:
             fh.seek(start)

@@ -106,6 +106,10 @@ class LegacyFile:
         header = trailer = None
         count = 0
         sums = {ct.detail_column: Decimal(0) for ct in feed.control_totals}
+        # pass 1 decodes only the control-total fields
+        totals_only = RecordLayout(
+            self.detail.name, self.detail.size, [self.detail.field(c) for c in sums]
+        )
         keys: list[np.ndarray] = []
         numbers: list[np.ndarray] = []
         detail_b, header_b, trailer_b = (
@@ -157,10 +161,7 @@ class LegacyFile:
                 continue
             recs = chunk.records[detail]
             count += len(detail)
-            sub = RecordLayout(
-                self.detail.name, self.detail.size, [self.detail.field(c) for c in sums]
-            )
-            table, faults = decode_chunk(recs, sub, self.opts)
+            table, faults = decode_chunk(recs, totals_only, self.opts)
             for f in faults:
                 i = int(np.argmax(f.bad))
                 raise FileFault(
