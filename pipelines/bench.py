@@ -82,13 +82,14 @@ def engine_workers(pool: object, path: Path) -> int:
     import polars as pl
 
     from pipelines.copybook import parse_copybook
+    from pipelines.decoding.framing import Framing
     from pipelines.decoding.records import DecodeOptions
 
     feed = feed_by_name("open_items")
     layout = parse_copybook((lf.COPYBOOK_DIR / feed.copybook).read_text())[feed.detail_record]
     opts = DecodeOptions(codepage=feed.codepage, dates=feed.dates)
-    tables = pool.decode_fixed(str(path), layout, opts, 120)
-    return sum(pl.from_arrow(t).height for t in tables)
+    batches = pool.decode(str(path), layout, opts, Framing(), views=True)
+    return sum(pl.from_arrow(b.table).height for b in batches)
 
 
 def engine_to_delta(path: Path, target: Path) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import resource
 import secrets
 import sys
@@ -299,6 +300,43 @@ def _segment_map(text: str | None) -> dict[str, str]:
     return out
 
 
+def _field_encodings(text: str | None, layout: object) -> dict[str, str]:
+    """`CUST-NAME=cp037,…` → field → code page, each name and code page checked."""
+    from pipelines.decoding.codepages import CodePageError, codec_name
+
+    out: dict[str, str] = {}
+    known = {f.name for f in layout.fields} | {f.column for f in layout.fields}  # type: ignore[attr-defined]
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        name, sep, page = part.partition("=")
+        name, page = name.strip(), page.strip()
+        if not sep or not page:
+            raise click.BadParameter(
+                f"{part!r}: expected FIELD=CODEPAGE", param_hint="--field-encoding"
+            )
+        if name.upper() not in known and name not in known:
+            raise click.BadParameter(
+                f"{name}: no such field in the copybook", param_hint="--field-encoding"
+            )
+        try:
+            codec_name(page)
+        except CodePageError as exc:
+            raise click.BadParameter(str(exc), param_hint="--field-encoding") from exc
+        out[name if name in known else name.upper()] = page
+    return out
+
+
+def _worker_count(text: str, size: int) -> int:
+    """Worker processes for a file of `size` bytes: spawning costs about a second, so
+    `auto` uses them from 64 MB on."""
+    if text == "auto":
+        return (os.cpu_count() or 1) if size >= 64 << 20 else 1
+    if not text.isdigit() or int(text) < 1:
+        raise click.BadParameter(f"{text!r}: a positive number or auto", param_hint="--workers")
+    return int(text)
+
+
 @cli.command()
 @click.argument("data")
 @click.option(
@@ -316,6 +354,11 @@ def _segment_map(text: str | None) -> dict[str, str]:
 )
 @click.option(
     "--record-format", type=click.Choice(["F", "FB", "V", "VB"]), default="F", show_default=True
+)
+@click.option(
+    "--field-encoding",
+    default=None,
+    help="FIELD=CODEPAGE,… per-field code page overriding --encoding.",
 )
 @click.option("--record-length", type=int, default=None, help="F/FB: bytes per record.")
 @click.option("--rdw-little-endian", is_flag=True, help="RDW/BDW lengths are little-endian.")
@@ -394,6 +437,12 @@ def _segment_map(text: str | None) -> dict[str, str]:
     help="OUT.jsonl, OUT.parquet or OUT.csv (default: JSON Lines on stdout).",
 )
 @click.option("--strict", is_flag=True, help="Stop at the first value that does not decode.")
+@click.option(
+    "--workers",
+    default="auto",
+    show_default=True,
+    help="Worker processes: a number, or auto (all cores for files of 64 MB and more).",
+)
 def decode(
     data: str,
     copybook_path: Path,
@@ -421,6 +470,8 @@ def decode(
     display_numbers: str,
     low_values_null: bool,
     segment_children: str | None,
+    field_encoding: str | None,
+    workers: str,
 ) -> None:
     """Decode a legacy data file with its copybook (JSON Lines by default)."""
     import pyarrow.csv as pacsv
@@ -430,8 +481,13 @@ def decode(
     from pipelines.decoding.codepages import CodePageError, codec_name
     from pipelines.decoding.decode_file import StrictModeError, decode_file
     from pipelines.decoding.framing import Framing, FramingError
+    from pipelines.decoding.json_lines import render_json_lines
+    from pipelines.decoding.memory import reuse_freed_memory
     from pipelines.decoding.nested import assemble_hierarchy, nest, to_json
+    from pipelines.decoding.parallel import DecoderPool
     from pipelines.decoding.records import DecodeOptions
+
+    reuse_freed_memory()
 
     try:
         codec_name(encoding)
@@ -468,6 +524,7 @@ def decode(
         segment_map=_segment_map(segment_map),
         display_numbers=display_numbers,
         low_values_text_null=low_values_null,
+        field_codepages=_field_encodings(field_encoding, layout),
     )
     children = {
         parent.strip().upper(): [c.strip().upper() for c in kids.split(";") if c.strip()]
@@ -491,13 +548,17 @@ def decode(
         task = bar.add_task(f"decoding {Path(fs_path).name}", total=fs.size(fs_path))
         out = handle or sink
 
+        n_workers = _worker_count(workers, fs.size(fs_path))
+        if n_workers > 1 and not variable_size_occurs:
+            pool = stack.enter_context(DecoderPool(n_workers))
+            batches = pool.decode(data, layout, opts, framing, strict)
+        else:
+            batches = decode_file(data, layout, opts, framing, strict, variable_size_occurs)
+
         def json_records() -> Iterator[tuple[dict, str]]:
             nonlocal read, with_errors, writer
-            batches = decode_file(data, layout, opts, framing, strict, variable_size_occurs)
             for batch in batches:
-                if len(batch.chunk.offsets):
-                    done = int(batch.chunk.offsets[-1] + batch.chunk.lengths[-1])
-                    bar.update(task, completed=done)
+                bar.update(task, completed=batch.end_offset)
                 read += batch.table.num_rows
                 with_errors += len(batch.errors)
                 if output and output.endswith(".parquet"):
@@ -507,6 +568,9 @@ def decode(
                 if output and output.endswith(".csv"):
                     writer = writer or pacsv.CSVWriter(output, batch.table.schema)
                     writer.write_table(batch.table)
+                    continue
+                if not children:
+                    out.write(render_json_lines(batch.table, layout, batch.errors))
                     continue
                 for i, row in enumerate(batch.table.to_pylist()):
                     record = nest(row, layout)
@@ -519,8 +583,8 @@ def decode(
             for root in assemble_hierarchy(json_records(), children):
                 out.write(to_json(root) + "\n")
         else:
-            for record, _ in json_records():
-                out.write(to_json(record) + "\n")
+            for _ in json_records():  # every batch is written as it is decoded
+                pass
     except (FramingError, StrictModeError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:

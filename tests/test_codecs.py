@@ -194,3 +194,38 @@ def test_compiled_text_equals_codec_text(codepage: str, trim: str, raw: bytes) -
         want = decode_text(block, codepage, trim, controls).to_pylist()
         got = decode_text_compiled(block, 0, 10, codepage, trim, controls).to_pylist()
         assert got == want
+
+
+@given(
+    st.integers(2, 16),
+    st.lists(st.integers(0, 9), min_size=40, max_size=40),
+    st.sampled_from([0x0C, 0x0D, 0x0F]),
+)
+def test_packed_pad_nibble_beyond_the_pic_is_a_fault_not_a_crash(
+    digits_pic: int, nibbles: list[int], sign: int
+) -> None:
+    """PIC S9(n) COMP-3 with n even has a high-order pad nibble; a non-zero pad (damage)
+    makes the value null with a reason instead of an out-of-precision decimal."""
+    from pipelines.copybook import parse_copybook
+    from pipelines.decoding.records import DecodeOptions, decode_chunk, fault_entries
+
+    digits_pic *= 2  # even digit counts only
+    text = f"       01  R.\n           05  AMT  PIC S9({digits_pic - 2})V99 COMP-3.\n"
+    layout = parse_copybook(text)["R"]
+    width = layout.size
+    stored = nibbles[: 2 * width - 1]
+    raw = bytes(
+        (stored[2 * i] << 4) | (stored[2 * i + 1] if i < width - 1 else sign) for i in range(width)
+    )
+    table, faults = decode_chunk(
+        np.frombuffer(raw, dtype=np.uint8).reshape(1, width), layout, DecodeOptions("cp037")
+    )
+    value = table.column("amt")[0].as_py()
+    if stored[0] == 0:
+        want = int("".join(map(str, stored))) * (-1 if sign == 0x0D else 1)
+        assert value == Decimal(f"{want}E-2")  # exact, whatever the context precision
+        assert not faults
+    else:
+        assert value is None
+        (entry,) = fault_entries(faults, np.frombuffer(raw, dtype=np.uint8).reshape(1, width))[0]
+        assert entry["reason"] == f"packed value exceeds PIC S9({digits_pic - 2})V99"

@@ -1,44 +1,191 @@
-"""Worker-process decoding gives exactly the single-process result, in file order."""
+"""Worker-process decoding gives exactly the single-process result, in file order, for
+every record format, with the same error entries, strict-mode and framing faults."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pytest
 
 from pipelines.bench import write_open_items
 from pipelines.copybook import parse_copybook
-from pipelines.decoding.decode_file import decode_file
-from pipelines.decoding.framing import Framing
-from pipelines.decoding.parallel import DecoderPool
+from pipelines.decoding.decode_file import StrictModeError, decode_file
+from pipelines.decoding.framing import Framing, FramingError, frame
+from pipelines.decoding.parallel import DecoderPool, _scratch_dir
 from pipelines.decoding.records import DecodeOptions
+from pipelines.decoding.splits import plan_splits
 
 COPYBOOK = Path(__file__).resolve().parent.parent / "pipelines/demo/copybooks/AROPEN.cpy"
+OPTS = DecodeOptions(codepage="cp273", dates={"oi_due_date": "CYYMMDD"})
+SPLIT = 64 << 10
 
 
-def test_two_workers_equal_one_process(tmp_path: Path) -> None:
-    path = tmp_path / "AROPEN.dat"
-    write_open_items(path, 30_000)
-    layout = parse_copybook(COPYBOOK.read_text())["AROPEN-RECORD"]
-    opts = DecodeOptions(codepage="cp273", dates={"oi_due_date": "CYYMMDD"})
-    single = pa.concat_tables(b.table for b in decode_file(str(path), layout, opts, Framing()))
-    with DecoderPool(2) as pool:
-        parts = list(pool.decode_fixed(str(path), layout, opts, 120, split_bytes=256 << 10))
-    assert len(parts) > 4
-    assert pa.concat_tables(parts).equals(single)
+@pytest.fixture(scope="module")
+def layout():
+    return parse_copybook(COPYBOOK.read_text())["AROPEN-RECORD"]
 
 
-def test_stopping_early_leaves_no_scratch_files(tmp_path: Path) -> None:
-    from pipelines.decoding.parallel import _scratch_dir
+@pytest.fixture(scope="module")
+def pool():
+    with DecoderPool(2) as p:
+        yield p
 
-    path = tmp_path / "AROPEN.dat"
-    write_open_items(path, 20_000)
-    layout = parse_copybook(COPYBOOK.read_text())["AROPEN-RECORD"]
+
+@pytest.fixture(scope="module")
+def fixed_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An open-item extract with a few corrupt packed amounts (values that do not decode)."""
+    path = tmp_path_factory.mktemp("par") / "AROPEN.dat"
+    write_open_items(path, 12_000)
+    data = bytearray(path.read_bytes())
+    for record in (3, 4_321, 9_999):
+        data[record * 120 + 33] = 0xAB  # oi_amount's first byte: a bad packed digit
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _variable(fixed: Path, out: Path, blocked: bool) -> Path:
+    """The fixed records as V (RDW) or VB (BDW + RDW) records of varying length."""
+    data = fixed.read_bytes()
+    rng = np.random.default_rng(7)
+    records = [data[o : o + int(rng.integers(60, 121))] for o in range(0, len(data), 120)]
+    framed = [(len(r) + 4).to_bytes(2, "big") + b"\0\0" + r for r in records]
+    if not blocked:
+        out.write_bytes(b"".join(framed))
+        return out
+    blocks, block = [], b""
+    for r in framed:
+        if len(block) + len(r) > 6_000:
+            blocks.append(block)
+            block = b""
+        block += r
+    blocks.append(block)
+    out.write_bytes(b"".join((len(b) + 4).to_bytes(2, "big") + b"\0\0" + b for b in blocks))
+    return out
+
+
+def _single(path: Path, layout, framing: Framing):
+    batches = list(decode_file(str(path), layout, OPTS, framing))
+    return pa.concat_tables(b.table for b in batches), _errors(batches)
+
+
+def _errors(batches) -> dict[int, tuple[int, list]]:
+    """Record number → (file byte offset, error entries), over all batches."""
+    out = {}
+    for b in batches:
+        for row, entries in b.errors.items():
+            out[b.first_record + row] = (b.error_offsets[row], entries)
+    return out
+
+
+@pytest.mark.parametrize("record_format", ["F", "V", "VB"])
+def test_workers_equal_one_process(
+    pool: DecoderPool, layout, fixed_file: Path, tmp_path: Path, record_format: str
+) -> None:
+    path = (
+        fixed_file
+        if record_format == "F"
+        else _variable(fixed_file, tmp_path / "AROPEN.v", record_format == "VB")
+    )
+    framing = Framing(record_format=record_format)
+    table, errors = _single(path, layout, framing)
+    batches = list(pool.decode(str(path), layout, OPTS, framing, split_bytes=SPLIT))
+    assert len(batches) > 4
+    assert pa.concat_tables(b.table for b in batches).equals(table)
+    assert _errors(batches) == errors
+    # 1-based numbers; the header (1) and trailer (12,002) do not fit the detail layout
+    assert set(errors) == {1, 4, 4_322, 10_000, 12_002}
+    assert [b.end_offset for b in batches][-1] == path.stat().st_size
+
+
+@pytest.mark.parametrize("record_format", ["F", "V", "VB"])
+def test_splits_tile_the_file_on_record_boundaries(
+    layout, fixed_file: Path, tmp_path: Path, record_format: str
+) -> None:
+    path = (
+        fixed_file
+        if record_format == "F"
+        else _variable(fixed_file, tmp_path / "AROPEN.v", record_format == "VB")
+    )
+    framing = Framing(record_format=record_format)
+    starts, _ = frame(path.read_bytes(), framing, 120)
+    splits = list(plan_splits(str(path), framing, 120, SPLIT))
+    assert splits[0].start == 0 and splits[-1].end == path.stat().st_size
+    assert all(a.end == b.start for a, b in itertools.pairwise(splits))
+    header = 0 if record_format == "F" else 4
+    for s in splits:  # each split starts exactly at its first record (or its block)
+        first = int(starts[s.first_record - 1]) - header
+        assert s.start == first or (record_format == "VB" and s.start == first - 4)
+
+
+def test_views_carry_the_same_text(pool: DecoderPool, layout, fixed_file: Path) -> None:
+    import polars as pl
+
+    plain = pa.concat_tables(b.table for b in pool.decode(str(fixed_file), layout, OPTS, Framing()))
+    views = [b.table for b in pool.decode(str(fixed_file), layout, OPTS, Framing(), views=True)]
+    assert views[0].schema.field("oi_text").type == pa.string_view()
+    assert pl.concat([pl.from_arrow(t) for t in views]).equals(pl.from_arrow(plain))
+
+
+def test_strict_names_the_first_bad_record(pool: DecoderPool, layout, fixed_file: Path) -> None:
+    framing = Framing(file_start_offset=120, file_end_offset=120)  # header, trailer skipped
+    with pytest.raises(StrictModeError, match=r"record 3 at byte offset 360: field OI-AMOUNT"):
+        list(pool.decode(str(fixed_file), layout, OPTS, framing, strict=True, split_bytes=SPLIT))
+
+
+def test_framing_fault_in_a_late_split_names_file_offset_and_record(
+    pool: DecoderPool, layout, fixed_file: Path, tmp_path: Path
+) -> None:
+    path = _variable(fixed_file, tmp_path / "AROPEN.v", blocked=False)
+    data = path.read_bytes()
+    starts, _ = frame(data, Framing(record_format="V"), 120)
+    cut = int(starts[9_000]) - 4  # the RDW of record 9,001, far past the first split
+    path.write_bytes(data[:cut] + b"\x00\x02\x00\x00" + data[cut + 4 :])
+    with pytest.raises(FramingError, match=rf"RDW at byte offset {cut} \(record 9001\)"):
+        list(pool.decode(str(path), layout, OPTS, Framing(record_format="V"), split_bytes=SPLIT))
+    fixed = tmp_path / "short.dat"
+    fixed.write_bytes(fixed_file.read_bytes()[:-7])
+    with pytest.raises(FramingError, match="not a multiple of the record length 120"):
+        list(pool.decode(str(fixed), layout, OPTS, Framing()))
+
+
+def test_stopping_early_leaves_no_scratch_files(
+    pool: DecoderPool, layout, fixed_file: Path
+) -> None:
     before = set(Path(_scratch_dir()).glob("ledgerbridge-*.arrow"))
-    with DecoderPool(2) as pool:
-        parts = pool.decode_fixed(
-            str(path), layout, DecodeOptions(codepage="cp273"), 120, split_bytes=64 << 10
-        )
-        next(parts)
-        parts.close()
+    parts = pool.decode(str(fixed_file), layout, OPTS, Framing(), split_bytes=SPLIT)
+    next(parts)
+    parts.close()
     assert set(Path(_scratch_dir()).glob("ledgerbridge-*.arrow")) == before
+
+
+def test_workers_write_one_delta_commit(
+    pool: DecoderPool, layout, fixed_file: Path, tmp_path: Path
+) -> None:
+    import json
+
+    from deltalake import DeltaTable
+
+    framing = Framing(file_start_offset=120, file_end_offset=120)
+    table, errors = _single(fixed_file, layout, framing)
+    uri = str(tmp_path / "open_items")
+    rows, got_errors = pool.decode_to_delta(
+        str(fixed_file), layout, OPTS, framing, uri, split_bytes=SPLIT
+    )
+    assert rows == table.num_rows == 12_000
+    assert got_errors == {n: e for n, (_, e) in errors.items()}
+    delta = DeltaTable(uri)
+    assert delta.version() == 0 and len(delta.file_uris()) > 4
+    landed = pa.table(delta.to_pyarrow_dataset().to_table()).sort_by("oi_doc_no")
+    assert landed.equals(table.sort_by("oi_doc_no"))
+    log = (tmp_path / "open_items/_delta_log/00000000000000000000.json").read_text()
+    stats = [
+        json.loads(json.loads(line)["add"]["stats"]) for line in log.splitlines() if '"add"' in line
+    ]
+    assert sum(s["numRecords"] for s in stats) == 12_000
+    assert all("oi_amount" in s["minValues"] for s in stats)
+    pool.decode_to_delta(str(fixed_file), layout, OPTS, framing, uri, split_bytes=SPLIT)
+    assert DeltaTable(uri).version() == 1
+    assert DeltaTable(uri).to_pyarrow_dataset().count_rows() == 24_000

@@ -103,9 +103,11 @@ def _walk_rdw(
     name: str,
     number: int = 1,
     partial: list[int] | None = None,
+    base: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Records behind RDWs from `pos` to `end`. With `partial` given (streaming), a record
-    that runs past `end` is not an error: its offset goes into `partial` and the walk stops."""
+    that runs past `end` is not an error: its offset goes into `partial` and the walk stops.
+    `base` is the file offset of `buf[0]`, for the messages."""
     starts: list[int] = []
     lengths: list[int] = []
     header = 4 if framing.rdw_includes_header else 0
@@ -115,7 +117,7 @@ def _walk_rdw(
                 partial.append(pos)
                 break
             raise FramingError(
-                f"{name}: truncated RDW at byte offset {pos} (record {number + len(starts)})"
+                f"{name}: truncated RDW at byte offset {base + pos} (record {number + len(starts)})"
             )
         length = _descriptor_length(buf[pos : pos + 4], framing.rdw_big_endian)
         payload = length - header + framing.rdw_adjustment
@@ -124,7 +126,7 @@ def _walk_rdw(
             break
         if payload <= 0 or pos + 4 + payload > end:
             raise FramingError(
-                f"{name}: RDW at byte offset {pos} (record {number + len(starts)}) gives a "
+                f"{name}: RDW at byte offset {base + pos} (record {number + len(starts)}) gives a "
                 f"payload of {payload} bytes; {end - pos - 4} bytes remain"
             )
         starts.append(pos + 4)

@@ -58,6 +58,11 @@ def nest(row: dict[str, object], layout: RecordLayout) -> dict[str, object]:
             _ensure_array(out, f.json_path[1 : absent[0]])
             continue
         _insert(out, f.json_path[1:], row[f.column])
+        debug = f"{f.column}_debug"
+        if debug in row:  # --debug: the raw bytes beside the value, as Cobrix places them
+            path = f.json_path[1:]
+            last = max(i for i, k in enumerate(path) if isinstance(k, str))
+            _insert(out, (*path[:last], f"{path[last]}_debug", *path[last + 1 :]), row[debug])
     return out
 
 

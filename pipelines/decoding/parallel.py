@@ -1,37 +1,46 @@
-"""Decode fixed-length files on several cores: long-lived worker processes (spawn), each
-taking a (file, byte range) split aligned to record boundaries.
+"""Decode a file on several cores: long-lived worker processes (spawn), each taking a
+(file, byte range) split on record boundaries (splits.py), any record format.
 
 The split is the unit of work so the same function can run on a distributed engine later.
 Workers write Arrow IPC files to shared memory, which the parent maps without copying;
-results come back in file order.
+results come back in file order, with at most two splits per worker in flight so memory
+stays bounded for files of any size.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import tempfile
+from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import fsspec
-import numpy as np
 import pyarrow as pa
+from deltalake.transaction import AddAction
 
 from pipelines.copybook.model import RecordLayout
-from pipelines.decoding.records import DecodeOptions, decode_chunk
+from pipelines.decoding.decode_file import DecodedBatch, check_strict, decode_records
+from pipelines.decoding.delta_sink import commit, write_data_file
+from pipelines.decoding.framing import Framing
+from pipelines.decoding.memory import reuse_freed_memory
+from pipelines.decoding.reader import read_records
+from pipelines.decoding.records import DecodeOptions
+from pipelines.decoding.splits import SPLIT_BYTES, Split, plan_splits
 
-SUB_CHUNK_RECORDS = 8_192
+IN_FLIGHT_PER_WORKER = 4
 
 
 @dataclass(frozen=True)
-class Split:
-    url: str
-    start: int  # byte offset of the first record
-    records: int
-    record_length: int
+class SplitResult:
+    path: str  # Arrow IPC file in shared memory
+    errors: dict[int, list[dict]]
+    error_offsets: dict[int, int]
+    first_record: int
+    end_offset: int
 
 
 def _scratch_dir() -> str:
@@ -39,34 +48,96 @@ def _scratch_dir() -> str:
     return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else tempfile.gettempdir()
 
 
-def decode_split(split: Split, layout: RecordLayout, opts: DecodeOptions) -> str:
-    """One split → an Arrow IPC file in shared memory (runs in a worker); returns its path.
+def _as_views(table: pa.Table) -> pa.Table:
+    """Text as Arrow string views, the layout polars keeps: the parent then takes the
+    columns without converting them, and the conversion runs here, in parallel."""
+    return pa.table(
+        [c.cast(pa.string_view()) if c.type == pa.string() else c for c in table.columns],
+        names=table.column_names,
+    )
+
+
+def _unlink(paths: list[str]) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def decode_split(
+    split: Split,
+    layout: RecordLayout,
+    opts: DecodeOptions,
+    framing: Framing,
+    views: bool,
+    consumed: list[str] | None = None,
+) -> SplitResult:
+    """One split → an Arrow IPC file in shared memory (runs in a worker).
 
     The parent memory-maps it: the decoded columns cross the process boundary without
-    being pickled or copied through a pipe."""
-    with fsspec.open(split.url, "rb") as fh:
-        fh.seek(split.start)
-        data = fh.read(split.records * split.record_length)
-    matrix = np.frombuffer(data, dtype=np.uint8).reshape(-1, split.record_length)
+    being pickled or copied through a pipe; only the (few) error entries are pickled.
+    `consumed` are earlier results the parent has handed on: the worker unlinks them, so
+    freeing their pages is the workers' (parallel) work, not the parent's. A consumer still
+    holding one keeps its mapping; the pages go when it lets go."""
+    _unlink(consumed or [])
+    span = (split.start, split.end, split.first_record)
+    batches = [
+        decode_records(chunk, layout, opts)
+        for chunk in read_records(split.url, framing, layout.size, span=span)
+    ]
+    errors: dict[int, list[dict]] = {}
+    offsets: dict[int, int] = {}
+    rows = 0
+    for b in batches:
+        errors.update((rows + i, e) for i, e in b.errors.items())
+        offsets.update((rows + i, o) for i, o in b.error_offsets.items())
+        rows += b.table.num_rows
+    tables = [_as_views(b.table) if views else b.table for b in batches]
     fd, path = tempfile.mkstemp(prefix="ledgerbridge-", suffix=".arrow", dir=_scratch_dir())
     os.close(fd)
-    tables = [
-        decode_chunk(matrix[i : i + SUB_CHUNK_RECORDS], layout, opts)[0]
-        for i in range(0, len(matrix), SUB_CHUNK_RECORDS)
-    ]
     with pa.ipc.new_file(path, tables[0].schema) as writer:
         for table in tables:
             writer.write_table(table)
-    return path
+    return SplitResult(path, errors, offsets, split.first_record, split.end)
+
+
+@dataclass(frozen=True)
+class DeltaSplitResult:
+    action: AddAction
+    schema: pa.Schema
+    rows: int
+    errors: dict[int, list[dict]]
+    first_record: int
+
+
+def decode_split_to_delta(
+    split: Split, layout: RecordLayout, opts: DecodeOptions, framing: Framing, table_uri: str
+) -> DeltaSplitResult:
+    """One split → one uncommitted Parquet data file of the Delta table (runs in a worker)."""
+    span = (split.start, split.end, split.first_record)
+    batches = [
+        decode_records(chunk, layout, opts)
+        for chunk in read_records(split.url, framing, layout.size, span=span)
+    ]
+    table = pa.concat_tables(b.table for b in batches)
+    errors: dict[int, list[dict]] = {}
+    rows = 0
+    for b in batches:
+        errors.update((rows + i, e) for i, e in b.errors.items())
+        rows += b.table.num_rows
+    action = write_data_file(table, table_uri, split.first_record)
+    return DeltaSplitResult(action, table.schema, rows, errors, split.first_record)
 
 
 def _load(path: str) -> pa.Table:
-    """Map the worker's IPC file (zero-copy) and unlink it: the mapping keeps it alive."""
-    try:
-        with pa.memory_map(path) as source:
-            return pa.ipc.open_file(source).read_all()
-    finally:
-        os.unlink(path)
+    """Map the worker's IPC file (zero-copy); the mapping stays valid after an unlink."""
+    with pa.memory_map(path) as source:
+        return pa.ipc.open_file(source).read_all()
+
+
+def _discard(fut: Future) -> None:
+    fut.cancel()
+    if not fut.cancelled() and fut.exception() is None:
+        os.unlink(fut.result().path)
 
 
 class DecoderPool:
@@ -74,41 +145,89 @@ class DecoderPool:
 
     def __init__(self, workers: int = 2) -> None:
         self.workers = workers
-        self._pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=reuse_freed_memory,
+        )
 
-    def decode_fixed(
+    def decode(
         self,
         url: str,
         layout: RecordLayout,
         opts: DecodeOptions,
-        record_length: int,
-        start: int = 0,
-        end: int | None = None,
-        split_bytes: int = 8 << 20,
-    ) -> Iterator[pa.Table]:
-        fs, path = fsspec.core.url_to_fs(url)
-        end = fs.size(path) if end is None else end
-        total = (end - start) // record_length
-        per = max(1, split_bytes // record_length)
-        splits = [
-            Split(url, start + i * record_length, min(per, total - i), record_length)
-            for i in range(0, total, per)
-        ]
-        futures = [self._pool.submit(decode_split, s, layout, opts) for s in splits]
-        taken = 0
+        framing: Framing,
+        strict: bool = False,
+        split_bytes: int = SPLIT_BYTES,
+        views: bool = False,
+    ) -> Iterator[DecodedBatch]:
+        """The file's batches in file order, as `decode_file` yields them (one per split).
+
+        `views=True` gives text columns as string views (for polars consumers)."""
+        splits = plan_splits(url, framing, layout.size, split_bytes)
+        window: deque[Future] = deque()
+        consumed: list[str] = []
         try:
-            for fut in futures:
-                taken += 1
-                yield _load(fut.result())
+            for split in splits:
+                window.append(
+                    self._pool.submit(
+                        decode_split, split, layout, opts, framing, views, consumed[:]
+                    )
+                )
+                consumed.clear()
+                if len(window) < self.workers * IN_FLIGHT_PER_WORKER:
+                    continue
+                yield self._take(url, window.popleft(), strict, consumed)
+            while window:
+                yield self._take(url, window.popleft(), strict, consumed)
         finally:
             # a consumer that stops early must not leave decoded splits in shared memory
-            for fut in futures[taken:]:
-                fut.cancel()
-                if not fut.cancelled() and fut.exception() is None:
-                    os.unlink(fut.result())
+            for fut in window:
+                _discard(fut)
+            _unlink(consumed)
+
+    def decode_to_delta(
+        self,
+        url: str,
+        layout: RecordLayout,
+        opts: DecodeOptions,
+        framing: Framing,
+        table_uri: str,
+        mode: str = "append",
+        split_bytes: int = SPLIT_BYTES,
+    ) -> tuple[int, dict[int, list[dict]]]:
+        """Decode the file into the Delta table at `table_uri` in one commit; returns
+        (rows written, record number → error entries of the values that did not decode)."""
+        futures = [
+            self._pool.submit(decode_split_to_delta, s, layout, opts, framing, table_uri)
+            for s in plan_splits(url, framing, layout.size, split_bytes)
+        ]
+        results: list[DeltaSplitResult] = [f.result() for f in futures]
+        if not results:
+            return 0, {}
+        commit(table_uri, results[0].schema, [r.action for r in results], mode)
+        errors = {
+            r.first_record + row: entries for r in results for row, entries in r.errors.items()
+        }
+        return sum(r.rows for r in results), errors
+
+    @staticmethod
+    def _take(url: str, fut: Future, strict: bool, consumed: list[str]) -> DecodedBatch:
+        result: SplitResult = fut.result()
+        consumed.append(result.path)
+        batch = DecodedBatch(
+            _load(result.path),
+            result.errors,
+            result.first_record,
+            result.end_offset,
+            result.error_offsets,
+        )
+        if strict:
+            check_strict(url, batch)
+        return batch
 
     def close(self) -> None:
-        self._pool.shutdown()
+        self._pool.shutdown(cancel_futures=True)
 
     def __enter__(self) -> DecoderPool:
         return self

@@ -34,15 +34,24 @@ class RecordChunk:
 
 
 def read_records(
-    url: str, framing: Framing, width: int, block_bytes: int = BLOCK_BYTES
+    url: str,
+    framing: Framing,
+    width: int,
+    block_bytes: int = BLOCK_BYTES,
+    span: tuple[int, int, int] | None = None,
 ) -> Iterator[RecordChunk]:
+    """`span` = (start, end, number of the first record) reads one split of the file
+    (see splits.py); by default the whole file between its header and footer."""
     fs, path = fsspec.core.url_to_fs(url)
-    size = fs.size(path)
-    start = framing.file_start_offset
-    end = size - framing.file_end_offset
-    if end < start:
-        raise FramingError(f"{url}: file of {size} bytes is smaller than its header and footer")
-    number = 1
+    if span is None:
+        size = fs.size(path)
+        start = framing.file_start_offset
+        end = size - framing.file_end_offset
+        if end < start:
+            raise FramingError(f"{url}: file of {size} bytes is smaller than its header and footer")
+        number = 1
+    else:
+        start, end, number = span
     if framing.record_format in ("F", "FB"):
         rec, _ = fixed_records(framing, width, start, end, url)
         step = max(rec, block_bytes // rec * rec)
@@ -67,7 +76,7 @@ def read_records(
                 pos += len(data)
         return
     if framing.record_format == "VB":
-        yield from _read_blocked(fs, path, url, framing, width, start, end, block_bytes)
+        yield from _read_blocked(fs, path, url, framing, width, start, end, block_bytes, number)
         return
     with fs.open(path, "rb") as fh:
         fh.seek(start)
@@ -80,7 +89,7 @@ def read_records(
             buf = carry + data
             last = pos >= end
             partial: list[int] | None = None if last else []
-            starts, lengths = _walk_rdw(buf, 0, len(buf), framing, url, number, partial)
+            starts, lengths = _walk_rdw(buf, 0, len(buf), framing, url, number, partial, base)
             arr = np.frombuffer(buf, dtype=np.uint8)
             if len(starts):
                 yield RecordChunk(
@@ -103,9 +112,9 @@ def _read_blocked(
     start: int,
     end: int,
     block_bytes: int,
+    number: int = 1,
 ) -> Iterator[RecordChunk]:
     """VB: whole blocks (BDW + RDW records) gathered up to `block_bytes` at a time."""
-    number = 1
     with fs.open(path, "rb") as fh:  # type: ignore[attr-defined]
         fh.seek(start)
         pos = start
@@ -129,7 +138,8 @@ def _read_blocked(
             data = bytes(buf)
             starts, lengths = [], []
             for lo, hi in spans:
-                s, n = _walk_rdw(data, lo, hi, framing, url, number + sum(map(len, starts)))
+                first = number + sum(map(len, starts))
+                s, n = _walk_rdw(data, lo, hi, framing, url, first, base=base)
                 starts.append(s)
                 lengths.append(n)
             s, n = np.concatenate(starts), np.concatenate(lengths)

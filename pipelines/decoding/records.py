@@ -50,6 +50,15 @@ class DecodeOptions:
     debug: str = "none"  # add <field>_debug with the raw bytes: "none", "hex" or "raw"
     segment_field: str | None = None
     segment_map: Mapping[str, str] = field(default_factory=dict)
+    # per-field code page: copybook field name (or output column) → code page, for extracts
+    # that mix code pages, e.g. a cp037 field copied from a US system into a cp273 record
+    field_codepages: Mapping[str, str] = field(default_factory=dict)
+
+    def codepage_for(self, f: Field) -> str:
+        """The code page of field `f`: its override if it has one, else the file's."""
+        if not self.field_codepages:
+            return self.codepage
+        return self.field_codepages.get(f.name, self.field_codepages.get(f.column, self.codepage))
 
 
 @dataclass
@@ -109,7 +118,7 @@ def _numpy_number(
     """(values, bad mask, reasons, no-value mask) for fields the compiled kernel skips."""
     pic = f.picture
     n = block.shape[0]
-    empty = no_value_mask(block, space_byte(opts.codepage))
+    empty = no_value_mask(block, space_byte(opts.codepage_for(f)))
     if f.usage is Usage.PACKED:
         value, bad, codes = decode_packed(block, pic.signed)
         return value, bad, _reasons(codes, PACKED_REASONS), empty
@@ -138,7 +147,7 @@ def _numeric(
 ) -> tuple[pa.Array, FieldFault | None]:
     pic = f.picture
     n = block.shape[0]
-    ebcdic = is_ebcdic(opts.codepage)
+    ebcdic = is_ebcdic(opts.codepage_for(f))
     if f.usage in (Usage.FLOAT, Usage.DOUBLE):
         values = decode_float(block, opts.float_format)
         arr = pa.array(values, type=pa.float32() if f.usage is Usage.FLOAT else pa.float64())
@@ -155,6 +164,16 @@ def _numeric(
         # beyond them is not what the program stored, e.g. text bytes read as a number
         bad = np.abs(value) >= 10**pic.digits
         reasons = f"binary value exceeds PIC {pic.text}"
+    if f.usage is Usage.PACKED and 2 * f.size - 1 > pic.digits:
+        # an even digit count leaves a high-order pad nibble that COBOL keeps at zero: a
+        # value beyond the PIC's digits is damage, and would not fit its decimal type
+        over = np.abs(value) >= 10**pic.digits
+        over = over.astype(bool) & ~bad & ~empty
+        if over.any():
+            if isinstance(reasons, str):
+                reasons = np.full(n, reasons, dtype=object)
+            reasons = np.where(over, f"packed value exceeds PIC {pic.text}", reasons)
+            bad = bad | over
     bad &= ~empty
     date_format = opts.dates.get(f.column)
     if date_format:
@@ -200,6 +219,7 @@ def _compiled_numbers(
         (f, k)
         for f in layout.fields
         if f.picture.is_numeric
+        and opts.codepage_for(f) == opts.codepage  # overridden fields take the numpy path
         and (k := _kernel_kind(f, ebcdic, opts.dialect)) is not None
         and not (k == kernels.ZONED and opts.display_numbers == "relaxed")
     ]
@@ -240,7 +260,7 @@ def decode_chunk(
                 arr = decode_text(block, "utf-16-be", opts.trim, "keep")
             else:
                 arr = decode_text_compiled(
-                    records, f.offset, f.size, opts.codepage, opts.trim, opts.controls
+                    records, f.offset, f.size, opts.codepage_for(f), opts.trim, opts.controls
                 )
             if opts.low_values_text_null:
                 low = (block == 0).all(axis=1)
