@@ -174,3 +174,80 @@ def test_renamed_items_decode_and_nest() -> None:
     row = np.frombuffer("xy42".encode("cp037"), dtype=np.uint8).reshape(1, 4)
     table, _ = decode_chunk(row, rec, DecodeOptions(codepage="cp037"))
     assert nest(table.to_pylist()[0], rec) == {"A": "xy", "B": 42, "AB": "xy42"}
+
+
+def test_sync_inserts_slack_bytes_as_ibm_documents() -> None:
+    """IBM Enterprise COBOL's own examples (Language Reference, SYNCHRONIZED clause)."""
+    text = """
+       01  FIELD-A.
+           05  FIELD-B         PICTURE X(5).
+           05  FIELD-C.
+               10  FIELD-D     PICTURE XX.
+               10  FIELD-E     COMPUTATIONAL PICTURE S9(6) SYNC.
+       01  WORK-RECORD.
+           05  WORK-CODE       PICTURE X.
+           05  COMP-TABLE      OCCURS 10 TIMES.
+               10  COMP-TYPE   PICTURE X.
+               10  COMP-PAY    PICTURE S9(4)V99 COMP SYNC.
+               10  COMP-HRS    PICTURE S9(3) COMP SYNC.
+               10  COMP-NAME   PICTURE X(5).
+"""
+    records = parse_copybook(text)
+    a = records["FIELD-A"]
+    assert a.field("FIELD-E").offset == 8 and a.size == 12  # one slack byte after FIELD-D
+    w = records["WORK-RECORD"]
+    # two slack bytes before COMP-PAY, two after COMP-NAME in every occurrence (16 bytes)
+    assert [w.field(f"COMP-PAY_{n}").offset for n in (1, 2, 10)] == [4, 20, 148]
+    assert [w.field(f"COMP-TYPE_{n}").offset for n in (1, 2)] == [1, 17]
+    assert w.field("COMP-HRS_2").offset == 24 and w.field("COMP-NAME_2").offset == 26
+    assert w.size == 1 + 16 * 10
+
+
+def test_sync_boundaries_by_usage_and_table_start() -> None:
+    text = """
+       01  R SYNC.
+           05  A    PIC X.
+           05  H    PIC S9(4) COMP.
+           05  B    PIC X.
+           05  F    PIC S9(9) BINARY.
+           05  C    PIC X.
+           05  D    COMP-2.
+           05  E    PIC X.
+           05  P    PIC S9(5) COMP-3.
+           05  T    PIC S9(4) COMP OCCURS 3.
+"""
+    r = parse_copybook(text)["R"]
+    got = {f.name: f.offset for f in r.fields}
+    # halfword on 2, fullword on 4, COMP-2 on 8; packed is not moved; the table's slack
+    # comes before its first element only
+    assert got == {
+        "A": 0,
+        "H": 2,
+        "B": 4,
+        "F": 8,
+        "C": 12,
+        "D": 16,
+        "E": 24,
+        "P": 25,
+        "T_1": 28,
+        "T_2": 30,
+        "T_3": 32,
+    }
+    assert r.size == 34
+    plain = parse_copybook(text.replace(" SYNC.", "."))["R"]
+    assert plain.field("F").offset == 4 and plain.size == 1 + 2 + 1 + 4 + 1 + 8 + 1 + 3 + 6
+
+
+def test_sync_with_variable_size_occurs_is_refused_with_the_line() -> None:
+    from pipelines.decoding.framing import FramingError
+    from pipelines.decoding.variable_occurs import split_variable_records
+
+    text = """
+       01  R.
+           05  N    PIC 9.
+           05  A    PIC X OCCURS 0 TO 3 DEPENDING ON N.
+           05  B    PIC S9(4) COMP SYNC.
+"""
+    layout = parse_copybook(text)["R"]
+    with pytest.raises(FramingError, match=r"line 5: B is SYNCHRONIZED"):
+        split_variable_records(b"\xf1A\x00\x00\x01", layout)

@@ -38,8 +38,7 @@ _USAGES = {
     "DISPLAY": Usage.DISPLAY,
 }
 _NO_STORAGE_WORDS = {
-    "SYNC",
-    "SYNCHRONIZED",
+    "LEFT",
     "JUST",
     "JUSTIFIED",
     "RIGHT",
@@ -70,6 +69,7 @@ class _Item:
     depending_on: str | None = None  # OCCURS … DEPENDING ON this counter
     renames: tuple[str, str | None] | None = None  # 66 NAME RENAMES A [THRU B]
     filler: str | None = None  # "value" or "group" for a FILLER (renamed FILLER_…)
+    sync: bool = False  # SYNCHRONIZED: binary and floating items start on their boundary
     children: list[_Item] = field(default_factory=list)
 
 
@@ -168,6 +168,8 @@ def _parse_statement(tokens: list[_Token]) -> _Item | None:
             if i >= len(tokens):
                 raise CopybookError(f"{tokens[i - 1].where()}: DEPENDING ON names no field")
             item.depending_on = words[i]
+        elif tok in ("SYNC", "SYNCHRONIZED"):
+            item.sync = True
         elif tok == "SIGN":
             item.sign_clause = True
         elif tok == "LEADING":
@@ -212,6 +214,45 @@ def _tree(items: list[_Item]) -> list[_Item]:
     return roots
 
 
+def _alignment(item: _Item) -> int:
+    """The boundary a SYNCHRONIZED elementary item starts on, as IBM Enterprise COBOL
+    places it: binary halfwords on 2, fullwords and doublewords on 4, COMP-1 on 4, COMP-2
+    on 8. DISPLAY and packed items are not moved by SYNC."""
+    if not item.sync or item.children:
+        return 1
+    usage = item.usage or Usage.DISPLAY
+    if usage is Usage.FLOAT:
+        return 4
+    if usage is Usage.DOUBLE:
+        return 8
+    if usage in (Usage.BINARY, Usage.NATIVE_BINARY) and item.picture is not None:
+        return min(storage_size(item.picture, usage, False), 4)
+    return 1
+
+
+def _max_alignment(item: _Item) -> int:
+    if not item.children:
+        return _alignment(item)
+    return max((_max_alignment(c) for c in item.children if not c.renames), default=1)
+
+
+def _leading_slack(item: _Item, offset: int) -> int:
+    """Slack bytes before `item` when its first byte is a synchronized item."""
+    while item.children:
+        kids = [c for c in item.children if not c.renames]
+        if not kids:
+            return 0
+        item = kids[0]
+    return -offset % _alignment(item)
+
+
+def _inherit_sync(item: _Item, sync: bool = False) -> None:
+    """SYNC on a group (IBM allows it on 01) synchronizes every item in it."""
+    item.sync = item.sync or sync
+    for child in item.children:
+        _inherit_sync(child, item.sync)
+
+
 class _Placer:
     """Lays out one record: offsets, OCCURS copies, the counters each copy depends on and
     the REDEFINES branch each field belongs to."""
@@ -241,13 +282,20 @@ class _Placer:
         base = (*key, item.name)
         if item.occurs == 1:
             return self.layout(item, offset, suffix, path, depends, base)
+        # SYNC in a table: slack before the first occurrence, and each occurrence padded to
+        # a multiple of its largest boundary so every occurrence aligns like the first
+        lead = _leading_slack(item, offset)
+        align = _max_alignment(item)
+        start = offset + lead
         one = 0
         for n in range(item.occurs):
             counter = f"{item.depending_on}{suffix}"  # resolved in finish() if outer
             # (counter, element, where the element's index sits in json_path)
             dep = (*depends, (counter, n + 1, len(base))) if item.depending_on else depends
-            one = self.layout(item, offset + n * one, f"{suffix}_{n + 1}", path, dep, (*base, n))
-        return one * item.occurs
+            used = self.layout(item, start + n * one, f"{suffix}_{n + 1}", path, dep, (*base, n))
+            if n == 0:
+                one = -(-used // align) * align
+        return lead + one * item.occurs
 
     def layout(
         self,
@@ -296,6 +344,8 @@ class _Placer:
         if (item.sign_clause or item.sign_separate) and not picture.signed:
             picture = replace(picture, signed=True)
         size = storage_size(picture, usage, item.sign_separate)
+        slack = -offset % _alignment(item)
+        offset += slack
         self.fields.append(
             Field(
                 name=item.name + suffix,
@@ -312,7 +362,7 @@ class _Placer:
                 json_path=key,
             )
         )
-        return size
+        return slack + size
 
     def _renamed(self, item: _Item) -> Field:
         """66 X RENAMES A [THRU B]: A alone (elementary) keeps its type; a range of bytes
@@ -440,6 +490,7 @@ def parse_copybook(
         raise CopybookError("copybook holds no data items")
     records: dict[str, RecordLayout] = {}
     for root in _tree(items):
+        _inherit_sync(root)
         _name_fillers(root, filler_naming)
         placer = _Placer(fillers)
         size = placer.place(root, 0, "", (), ())

@@ -102,12 +102,27 @@ def _counters(item: object) -> set[str]:
     return found
 
 
+def _synchronized(item: object) -> object | None:
+    """The first SYNC item that would move (binary or floating), if any."""
+    usage = item.usage or Usage.DISPLAY
+    movable = (Usage.BINARY, Usage.NATIVE_BINARY, Usage.FLOAT, Usage.DOUBLE)
+    if getattr(item, "sync", False) and not item.children and usage in movable:
+        return item
+    return next((s for c in item.children if (s := _synchronized(c)) is not None), None)
+
+
 def split_variable_records(
     data: bytes, layout: RecordLayout, start: int = 0, end: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(fixed-maximum records matrix, byte offset of each record) for back-to-back records
     whose length follows from their counters."""
     end = len(data) if end is None else end
+    synced = _synchronized(layout.tree)
+    if synced is not None:
+        raise FramingError(
+            f"line {synced.line}: {synced.name} is SYNCHRONIZED; variable-size OCCURS "
+            "with slack bytes is not supported (decode with the fixed-maximum layout)"
+        )
     watched = _counters(layout.tree)
     rows: list[bytes] = []
     offsets: list[int] = []
