@@ -41,8 +41,9 @@ lint: setup ## ruff (Python) and sqlfluff (dbt SQL)
 	$(VENV)/bin/ruff format --check pipelines tests
 	$(VENV)/bin/sqlfluff lint models dbt_project/macros dbt_project/tests
 
-bench: setup ## Decoder throughput vs a tuned pure-Python baseline (ratio, one run)
-	$(VENV)/bin/python -m pipelines.bench
+LARGE_GB ?= 10
+bench: setup ## Decoder throughput, workers and scaling vs a tuned pure-Python baseline; a LARGE_GB (10) file's peak memory
+	$(VENV)/bin/python -m pipelines.bench --large-gb $(LARGE_GB)
 
 CUSTOMERS ?= 100000
 bench-scale: setup ## Whole flow on a CUSTOMERS-customer demo (default 100000): wall time, peak memory

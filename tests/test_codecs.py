@@ -229,3 +229,24 @@ def test_packed_pad_nibble_beyond_the_pic_is_a_fault_not_a_crash(
         assert value is None
         (entry,) = fault_entries(faults, np.frombuffer(raw, dtype=np.uint8).reshape(1, width))[0]
         assert entry["reason"] == f"packed value exceeds PIC S9({digits_pic - 2})V99"
+
+
+@given(
+    st.binary(min_size=0, max_size=40 * 30),
+    st.integers(1, 40),
+    st.sampled_from(["cp037", "cp273", "cp1141", "ascii"]),
+    st.sampled_from(["right", "left", "both", "none"]),
+    st.sampled_from(["space", "keep"]),
+)
+def test_text_views_hold_the_same_strings(
+    data: bytes, width: int, codepage: str, trim: str, controls: str
+) -> None:
+    from pipelines.decoding.text import decode_text_compiled, decode_text_views
+
+    n = len(data) // width
+    records = np.frombuffer(data[: n * width], dtype=np.uint8).reshape(n, width)
+    views = decode_text_views(records, 0, width, codepage, trim, controls)
+    views.validate(full=True)
+    assert views.type == pa.string_view()
+    plain = decode_text_compiled(records, 0, width, codepage, trim, controls)
+    assert views.to_pylist() == plain.to_pylist()

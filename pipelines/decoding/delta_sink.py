@@ -19,9 +19,7 @@ import fsspec
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from deltalake import DeltaTable, Schema
-from deltalake.exceptions import TableNotFoundError
-from deltalake.transaction import AddAction, create_table_with_add_actions
+from deltalake.transaction import AddAction
 
 # decimals beyond this many digits do not survive a JSON number read as a double
 _EXACT_JSON_DIGITS = 15
@@ -70,6 +68,10 @@ def write_data_file(table: pa.Table, table_uri: str, first_record: int) -> AddAc
 
 def commit(table_uri: str, schema: pa.Schema, actions: list[AddAction], mode: str) -> None:
     """One Delta commit adding `actions` (mode "append" or "overwrite")."""
+    from deltalake import DeltaTable, Schema
+    from deltalake.exceptions import TableNotFoundError
+    from deltalake.transaction import create_table_with_add_actions
+
     try:
         table = DeltaTable(table_uri)
     except TableNotFoundError:

@@ -225,8 +225,69 @@ def text_to_utf8(  # pragma: no cover - compiled
                 start += 1
         for j in range(start, end):
             b = records[i, j]
-            for k in range(utf8_len[b]):
-                data[pos] = utf8[b, k]
-                pos += 1
+            size = utf8_len[b]
+            data[pos] = utf8[b, 0]
+            if size > 1:
+                for k in range(1, size):
+                    data[pos + k] = utf8[b, k]
+            pos += size
         offsets[i + 1] = pos
+    return pos
+
+
+@njit(cache=True, nogil=True)
+def text_to_views(  # pragma: no cover - compiled
+    records: np.ndarray,
+    offset: int,
+    width: int,
+    utf8: np.ndarray,
+    utf8_len: np.ndarray,
+    is_space: np.ndarray,
+    trim_left: bool,
+    trim_right: bool,
+    views: np.ndarray,
+    data: np.ndarray,
+) -> int:
+    """A text column → Arrow string views (16 bytes each: length, then the value inline
+    when it has at most 12 bytes, else a 4-byte prefix, buffer 0 and its offset in `data`).
+
+    Short codes, numbers-as-text and names up to 12 bytes never touch a data buffer, and
+    polars takes the views as they are."""
+    pos = 0
+    for i in range(records.shape[0]):
+        start = offset
+        end = offset + width
+        if trim_right:
+            while end > start and is_space[records[i, end - 1]]:
+                end -= 1
+        if trim_left:
+            while start < end and is_space[records[i, start]]:
+                start += 1
+        begin = pos
+        for j in range(start, end):
+            b = records[i, j]
+            size = utf8_len[b]
+            data[pos] = utf8[b, 0]
+            if size > 1:
+                for k in range(1, size):
+                    data[pos + k] = utf8[b, k]
+            pos += size
+        length = pos - begin
+        views[i, 0] = length & 0xFF
+        views[i, 1] = (length >> 8) & 0xFF
+        views[i, 2] = (length >> 16) & 0xFF
+        views[i, 3] = (length >> 24) & 0xFF
+        if length <= 12:
+            for k in range(12):
+                views[i, 4 + k] = data[begin + k] if k < length else 0
+            pos = begin  # inline: the bytes need no place in the data buffer
+        else:
+            for k in range(4):
+                views[i, 4 + k] = data[begin + k]
+            for k in range(4):
+                views[i, 8 + k] = 0  # buffer index 0
+            views[i, 12] = begin & 0xFF
+            views[i, 13] = (begin >> 8) & 0xFF
+            views[i, 14] = (begin >> 16) & 0xFF
+            views[i, 15] = (begin >> 24) & 0xFF
     return pos

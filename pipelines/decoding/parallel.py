@@ -16,15 +16,13 @@ import tempfile
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyarrow as pa
-from deltalake.transaction import AddAction
 
 from pipelines.copybook.model import RecordLayout
 from pipelines.decoding.decode_file import DecodedBatch, check_strict, decode_records
-from pipelines.decoding.delta_sink import commit, write_data_file
 from pipelines.decoding.framing import Framing
 from pipelines.decoding.memory import reuse_freed_memory
 from pipelines.decoding.reader import read_records
@@ -46,15 +44,6 @@ class SplitResult:
 def _scratch_dir() -> str:
     shm = Path("/dev/shm")
     return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else tempfile.gettempdir()
-
-
-def _as_views(table: pa.Table) -> pa.Table:
-    """Text as Arrow string views, the layout polars keeps: the parent then takes the
-    columns without converting them, and the conversion runs here, in parallel."""
-    return pa.table(
-        [c.cast(pa.string_view()) if c.type == pa.string() else c for c in table.columns],
-        names=table.column_names,
-    )
 
 
 def _unlink(paths: list[str]) -> None:
@@ -80,6 +69,8 @@ def decode_split(
     holding one keeps its mapping; the pages go when it lets go."""
     _unlink(consumed or [])
     span = (split.start, split.end, split.first_record)
+    if views:  # text as string views: the parent's polars takes them without converting
+        opts = replace(opts, text_views=True)
     batches = [
         decode_records(chunk, layout, opts)
         for chunk in read_records(split.url, framing, layout.size, span=span)
@@ -91,7 +82,7 @@ def decode_split(
         errors.update((rows + i, e) for i, e in b.errors.items())
         offsets.update((rows + i, o) for i, o in b.error_offsets.items())
         rows += b.table.num_rows
-    tables = [_as_views(b.table) if views else b.table for b in batches]
+    tables = [b.table for b in batches]
     fd, path = tempfile.mkstemp(prefix="ledgerbridge-", suffix=".arrow", dir=_scratch_dir())
     os.close(fd)
     with pa.ipc.new_file(path, tables[0].schema) as writer:
@@ -102,7 +93,7 @@ def decode_split(
 
 @dataclass(frozen=True)
 class DeltaSplitResult:
-    action: AddAction
+    action: object  # deltalake AddAction
     schema: pa.Schema
     rows: int
     errors: dict[int, list[dict]]
@@ -113,6 +104,8 @@ def decode_split_to_delta(
     split: Split, layout: RecordLayout, opts: DecodeOptions, framing: Framing, table_uri: str
 ) -> DeltaSplitResult:
     """One split → one uncommitted Parquet data file of the Delta table (runs in a worker)."""
+    from pipelines.decoding.delta_sink import write_data_file  # deltalake: only when used
+
     span = (split.start, split.end, split.first_record)
     batches = [
         decode_records(chunk, layout, opts)
@@ -164,7 +157,7 @@ class DecoderPool:
         """The file's batches in file order, as `decode_file` yields them (one per split).
 
         `views=True` gives text columns as string views (for polars consumers)."""
-        splits = plan_splits(url, framing, layout.size, split_bytes)
+        splits = plan_splits(url, framing, layout.size, split_bytes, self.workers)
         window: deque[Future] = deque()
         consumed: list[str] = []
         try:
@@ -200,8 +193,10 @@ class DecoderPool:
         (rows written, record number → error entries of the values that did not decode)."""
         futures = [
             self._pool.submit(decode_split_to_delta, s, layout, opts, framing, table_uri)
-            for s in plan_splits(url, framing, layout.size, split_bytes)
+            for s in plan_splits(url, framing, layout.size, split_bytes, self.workers)
         ]
+        from pipelines.decoding.delta_sink import commit
+
         results: list[DeltaSplitResult] = [f.result() for f in futures]
         if not results:
             return 0, {}
@@ -225,6 +220,19 @@ class DecoderPool:
         if strict:
             check_strict(url, batch)
         return batch
+
+    def peak_rss(self) -> int:
+        """The largest peak resident size (bytes) of the live workers (Linux; else 0)."""
+        peak = 0
+        for pid in list(getattr(self._pool, "_processes", None) or {}):
+            try:
+                with open(f"/proc/{pid}/status") as fh:
+                    for line in fh:
+                        if line.startswith("VmHWM:"):
+                            peak = max(peak, int(line.split()[1]) * 1024)
+            except OSError:
+                continue
+        return peak
 
     def close(self) -> None:
         self._pool.shutdown(cancel_futures=True)

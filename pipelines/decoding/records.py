@@ -23,7 +23,7 @@ from pipelines.decoding.display_numbers import DISPLAY_REASONS, decode_display_n
 from pipelines.decoding.floats import decode_float
 from pipelines.decoding.numeric_nulls import no_value_mask
 from pipelines.decoding.packed import PACKED_REASONS, decode_packed
-from pipelines.decoding.text import decode_text, decode_text_compiled
+from pipelines.decoding.text import decode_text, decode_text_compiled, decode_text_views
 from pipelines.decoding.zoned import ZONED_REASONS, decode_zoned
 
 
@@ -53,6 +53,9 @@ class DecodeOptions:
     # per-field code page: copybook field name (or output column) → code page, for extracts
     # that mix code pages, e.g. a cp037 field copied from a US system into a cp273 record
     field_codepages: Mapping[str, str] = field(default_factory=dict)
+    # text as Arrow string views (the layout polars keeps, so it takes them without a
+    # conversion); Parquet, CSV and Delta writers want plain strings, the default
+    text_views: bool = False
 
     def codepage_for(self, f: Field) -> str:
         """The code page of field `f`: its override if it has one, else the file's."""
@@ -248,6 +251,14 @@ def decode_chunk(
     columns: dict[str, pa.Array] = {}
     faults: list[FieldFault] = []
     compiled = _compiled_numbers(records, layout, opts)
+    # Arrow's if_else has no string-view kernel: views come straight from the decoder only
+    # when no null rule rewrites text columns afterwards, else by a cast at the end
+    post_processed = (
+        opts.low_values_text_null
+        or bool(opts.segment_field and opts.segment_map)
+        or any(f.depends_on for f in layout.fields)
+    )
+    direct_views = opts.text_views and not post_processed
     for f in layout.fields:
         block = records[:, f.offset : f.offset + f.size]
         if f.picture.is_numeric:
@@ -259,7 +270,8 @@ def decode_chunk(
                 # PIC N: UTF-16 big-endian (CCSID 1200), two bytes a character
                 arr = decode_text(block, "utf-16-be", opts.trim, "keep")
             else:
-                arr = decode_text_compiled(
+                decode = decode_text_views if direct_views else decode_text_compiled
+                arr = decode(
                     records, f.offset, f.size, opts.codepage_for(f), opts.trim, opts.controls
                 )
             if opts.low_values_text_null:
@@ -272,6 +284,10 @@ def decode_chunk(
     _null_unused_occurrences(layout, columns)
     if opts.segment_field and opts.segment_map:
         faults = _apply_segment_map(layout, columns, faults, opts)
+    if opts.text_views and post_processed:
+        for name, arr in columns.items():
+            if arr.type == pa.string():
+                columns[name] = arr.cast(pa.string_view())
     return pa.table(columns), faults
 
 

@@ -84,15 +84,25 @@ def _walk(
 
 
 def plan_splits(
-    url: str, framing: Framing, record_size: int, split_bytes: int = SPLIT_BYTES
+    url: str,
+    framing: Framing,
+    record_size: int,
+    split_bytes: int = SPLIT_BYTES,
+    workers: int = 1,
 ) -> Iterator[Split]:
-    """Splits of about `split_bytes` covering the file between its header and footer."""
+    """Splits of about `split_bytes` covering the file between its header and footer.
+
+    Their count is rounded up to a multiple of `workers`, so every worker gets the same
+    share and none idles at the end while another decodes a last split alone."""
     fs, path = fsspec.core.url_to_fs(url)
     size = fs.size(path)
     start = framing.file_start_offset
     end = size - framing.file_end_offset
     if end < start:
         raise FramingError(f"{url}: file of {size} bytes is smaller than its header and footer")
+    count = -(-(end - start) // split_bytes)
+    count = -(-count // workers) * workers
+    split_bytes = max(1, -(-(end - start) // max(count, 1)))
     if framing.record_format in ("F", "FB"):
         rec, total = fixed_records(framing, record_size, start, end, url)
         per = max(1, split_bytes // rec)

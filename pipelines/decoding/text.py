@@ -93,8 +93,12 @@ def decode_text_compiled(
         raise ValueError(f"unknown control-byte policy {controls!r}: space or keep")
     utf8, length, is_space = _utf8_tables(codepage, controls)
     n = records.shape[0]
-    data = np.empty(n * width * int(length.max(initial=1)), dtype=np.uint8)
-    offsets = np.empty(n + 1, dtype=np.int64)
+    capacity = n * width * int(length.max(initial=1))
+    # 32-bit offsets (Arrow's string type, what polars and Parquet take without a cast)
+    # whenever the chunk's text cannot reach 2 GiB
+    small = capacity < 2**31
+    data = np.empty(capacity + 4, dtype=np.uint8)  # + 4: the kernel writes one UTF-8 unit ahead
+    offsets = np.empty(n + 1, dtype=np.int32 if small else np.int64)
     used = kernels.text_to_utf8(
         np.ascontiguousarray(records),
         offset,
@@ -107,5 +111,46 @@ def decode_text_compiled(
         data,
         offsets,
     )
+    if small:
+        return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data[:used]))
     arr = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data[:used]))
     return arr.cast(pa.string())
+
+
+def decode_text_views(
+    records: np.ndarray,
+    offset: int,
+    width: int,
+    codepage: str,
+    trim: str = "right",
+    controls: str = "space",
+) -> pa.Array:
+    """`decode_text_compiled` producing Arrow string views (see kernels.text_to_views)."""
+    if trim not in ("right", "left", "both", "none"):
+        raise ValueError(f"unknown trimming policy {trim!r}: none, left, right or both")
+    if controls not in ("space", "keep"):
+        raise ValueError(f"unknown control-byte policy {controls!r}: space or keep")
+    utf8, length, is_space = _utf8_tables(codepage, controls)
+    n = records.shape[0]
+    capacity = n * width * int(length.max(initial=1))
+    if capacity >= 2**31:  # view offsets are 32-bit
+        return decode_text_compiled(records, offset, width, codepage, trim, controls).cast(
+            pa.string_view()
+        )
+    views = np.empty((n, 16), dtype=np.uint8)
+    data = np.empty(capacity + 16, dtype=np.uint8)
+    used = kernels.text_to_views(
+        np.ascontiguousarray(records),
+        offset,
+        width,
+        utf8,
+        length,
+        is_space,
+        trim in ("left", "both"),
+        trim in ("right", "both"),
+        views,
+        data,
+    )
+    return pa.Array.from_buffers(
+        pa.string_view(), n, [None, pa.py_buffer(views), pa.py_buffer(data[:used])]
+    )
