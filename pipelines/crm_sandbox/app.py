@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from pipelines.crm_sandbox import portal
 from pipelines.crm_sandbox.store import LAST_MODIFIED, OBJECT_TYPES, CrmStore, now_iso
 
 SEARCH_CAP = 10_000
@@ -245,6 +246,22 @@ def create_app(store: CrmStore, token: str, max_requests_per_10s: int = 1000) ->
         inputs = (await request.json()).get("inputs", [])
         if len(inputs) > 100:
             return _error(400, "Batch size exceeds 100 inputs", "VALIDATION_ERROR")
+        known = {d["name"] for d in _definitions(object_type)}
+        unknown = sorted({p for i in inputs for p in i.get("properties", {}) if p not in known})
+        if unknown:  # HubSpot rejects the whole batch, naming each property
+            return _error(
+                400,
+                "Property values were not valid",
+                "VALIDATION_ERROR",
+                errors=[
+                    {
+                        "message": f'Property "{name}" does not exist',
+                        "code": "PROPERTY_DOESNT_EXIST",
+                        "context": {"propertyName": [name]},
+                    }
+                    for name in unknown
+                ],
+            )
         started = now_iso()
         results, errors = [], []
         for item in inputs:
@@ -269,6 +286,90 @@ def create_app(store: CrmStore, token: str, max_requests_per_10s: int = 1000) ->
         if errors:
             body |= {"numErrors": len(errors), "errors": errors}
         return JSONResponse(body, status_code=207 if errors else 200)
+
+    def _definitions(object_type: str) -> list[dict]:
+        return portal.built_in_definitions(object_type) + store.property_definitions(object_type)
+
+    def _groups(object_type: str) -> list[dict]:
+        name, label = portal.GROUPS[object_type]
+        built_in = {"name": name, "label": label, "displayOrder": 0, "archived": False}
+        return [built_in, *store.property_definitions(f"{object_type}#groups")]
+
+    @app.get("/crm/v3/properties/{object_type}")
+    def list_properties(object_type: str, archived: str = "false"):
+        if bad := _check_type(object_type):
+            return bad
+        return {"results": [] if _truthy(archived) else _definitions(object_type)}
+
+    @app.get("/crm/v3/properties/{object_type}/groups")
+    def list_groups(object_type: str):
+        if bad := _check_type(object_type):
+            return bad
+        return {"results": _groups(object_type)}
+
+    @app.post("/crm/v3/properties/{object_type}/groups")
+    async def create_group(object_type: str, request: Request):
+        if bad := _check_type(object_type):
+            return bad
+        body = await request.json()
+        if not body.get("name") or not body.get("label"):
+            return _error(400, "A property group needs name and label", "VALIDATION_ERROR")
+        group = {
+            "name": body["name"],
+            "label": body["label"],
+            "displayOrder": int(body.get("displayOrder", -1)),
+            "archived": False,
+        }
+        if any(g["name"] == group["name"] for g in _groups(object_type)):
+            return _error(409, f"Property group {group['name']} already exists", "CONFLICT")
+        store.put_property_definition(f"{object_type}#groups", group)
+        return JSONResponse(group, status_code=201)
+
+    @app.get("/crm/v3/properties/{object_type}/{name}")
+    def get_property(object_type: str, name: str):
+        if bad := _check_type(object_type):
+            return bad
+        for d in _definitions(object_type):
+            if d["name"] == name:
+                return d
+        return _error(404, f"Unable to find property {name}", "OBJECT_NOT_FOUND")
+
+    @app.post("/crm/v3/properties/{object_type}")
+    async def create_property(object_type: str, request: Request):
+        if bad := _check_type(object_type):
+            return bad
+        body = await request.json()
+        missing = [
+            k for k in ("name", "label", "type", "fieldType", "groupName") if not body.get(k)
+        ]
+        if missing:
+            return _error(
+                400, f"Property definition is missing {', '.join(missing)}", "VALIDATION_ERROR"
+            )
+        if body["groupName"] not in {g["name"] for g in _groups(object_type)}:
+            return _error(
+                400, f"Property group {body['groupName']} does not exist", "VALIDATION_ERROR"
+            )
+        if any(d["name"] == body["name"] for d in _definitions(object_type)):
+            return _error(409, f"Property named {body['name']} already exists", "CONFLICT")
+        definition = portal.property_definition(
+            body["name"],
+            body["type"],
+            body["fieldType"],
+            body["groupName"],
+            custom=True,
+            label=body["label"],
+        ) | {"description": body.get("description", ""), "options": body.get("options", [])}
+        store.put_property_definition(object_type, definition)
+        return JSONResponse(definition, status_code=201)
+
+    @app.get("/crm/v3/pipelines/{object_type}")
+    def list_pipelines(object_type: str):
+        if object_type != "deals":
+            return _error(
+                400, f"Unable to infer object type from: {object_type}", "VALIDATION_ERROR"
+            )
+        return {"results": [portal.deal_pipeline("2025-01-01T00:00:00.000Z")]}
 
     @app.post("/crm/v4/associations/{from_type}/{to_type}/batch/read")
     async def associations_read(from_type: str, to_type: str, request: Request):
