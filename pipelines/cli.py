@@ -67,7 +67,7 @@ def cli(ctx: click.Context, lake_url: str | None, log_json: bool) -> None:
     except LakeLocationError as exc:
         raise click.UsageError(str(exc)) from exc
     run_id = new_run_id()
-    needs_dir = ctx.invoked_subcommand not in (None, "sql", "layout", "decode")
+    needs_dir = ctx.invoked_subcommand not in (None, "sql", "layout", "decode", "audit")
     configure_logging(lake.logs if needs_dir else None, run_id, settings.log_level, log_json)
     ctx.obj = Context(settings, lake, run_id)
 
@@ -253,6 +253,93 @@ def run(obj: Context, customers: int | None) -> None:
         peak_mib=round(_peak_mib()),
         quarantined=figures.quarantined,
     )
+
+
+@cli.command("sync-crm")
+@click.option("--dry-run", is_flag=True, help="Print the changes it would send; send nothing.")
+@click.pass_obj
+def sync_crm_command(obj: Context, dry_run: bool) -> None:
+    """Write the finance status of matched customers to the CRM (changed values only)."""
+    from rich.table import Table
+
+    from pipelines.audit import AuditLog, local_actor
+    from pipelines.crm.hubspot import CrmRequestError, HubSpotConnector
+    from pipelines.writeback.sync import sync_crm
+
+    if not obj.lake.warehouse.exists():
+        raise click.UsageError(f"no warehouse in {obj.lake.root}: run `ledgerbridge run` first")
+    audit = AuditLog(obj.lake)
+    try:
+        with ExitStack() as stack:
+            url, token = _crm_endpoint(obj, stack)
+            connector = HubSpotConnector(url, token)
+            with count_bar() as bar:
+                task = bar.add_task("CRM write-back", total=None)
+                summary, changes = sync_crm(
+                    obj.lake, connector, obj.run_id, dry_run, lambda n: bar.advance(task, n)
+                )
+    except CrmRequestError as exc:
+        audit.record(local_actor(), "crm_writeback", "error", run_id=obj.run_id, error=str(exc))
+        raise click.ClickException(str(exc)) from exc
+    out = Console(width=max(110, console.width))
+    if dry_run:
+        t = Table("CRM company", "customer", "property", "now in CRM", "would send")
+        for change in changes[:50]:
+            for prop, value in change.after.items():
+                t.add_row(
+                    change.company_id,
+                    str(change.customer_number),
+                    prop,
+                    change.before[prop] or "—",
+                    value or "—",
+                )
+        out.print(t)
+        if len(changes) > 50:
+            out.print(f"… and {len(changes) - 50:,} more companies")
+    else:
+        audit.record(
+            local_actor(),
+            "crm_writeback",
+            "ok" if not summary.failed else "partial",
+            target=connector.base_url,
+            run_id=obj.run_id,
+            updated=summary.updated,
+            failed=summary.failed,
+            unchanged=summary.unchanged,
+        )
+    log.info("crm_sync_finished", **{k: v for k, v in vars(summary).items() if k != "errors"})
+    verb = "would update" if dry_run else "updated"
+    out.print(
+        f"CRM write-back{' (dry run)' if dry_run else ''}: {summary.matched_companies:,} matched "
+        f"companies — {verb} {summary.changed if dry_run else summary.updated:,}, unchanged "
+        f"{summary.unchanged:,}, failed {summary.failed:,}"
+        + (
+            f"; created properties: {', '.join(summary.properties_created)}"
+            if summary.properties_created
+            else ""
+        )
+    )
+    for reason in summary.errors:
+        out.print(f"  refused: {reason}")
+    if summary.failed:
+        raise SystemExit(1)
+
+
+@cli.group()
+def audit() -> None:
+    """The audit log of runs, write-backs and API requests."""
+
+
+@audit.command("verify")
+@click.pass_obj
+def audit_verify(obj: Context) -> None:
+    """Check the hash chain: any altered or removed entry is reported by its line."""
+    from pipelines.audit import AuditLog, verify
+
+    result = verify(AuditLog(obj.lake).path)
+    if result.problem:
+        raise click.ClickException(f"audit log {AuditLog(obj.lake).path}: {result.problem}")
+    console.print(f"audit log intact: {result.entries:,} entries")
 
 
 @cli.command()

@@ -71,6 +71,16 @@ class Lake:
         return self.root / "state"
 
     @property
+    def ops(self) -> Path:
+        """Operational tables: CRM sync state and sync log (Delta)."""
+        return self.root / "ops"
+
+    @property
+    def audit(self) -> Path:
+        """The append-only, hash-chained audit log (see pipelines/audit.py)."""
+        return self.root / "audit"
+
+    @property
     def logs(self) -> Path:
         return self.root / "logs"
 

@@ -1,0 +1,1 @@
+"""CRM connectors: one interface (connector.py), one implementation per CRM (hubspot.py)."""

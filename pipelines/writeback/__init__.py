@@ -1,0 +1,1 @@
+"""Lake → CRM: the finance status of matched customers, as CRM company properties."""
