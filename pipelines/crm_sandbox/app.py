@@ -107,9 +107,12 @@ def _properties_param(request: Request) -> list[str] | None:
     return names or None
 
 
-def create_app(store: CrmStore, token: str, max_requests_per_10s: int = 1000) -> FastAPI:
+def create_app(
+    store: CrmStore, token: str, max_requests_per_10s: int = 1000, rate_interval_s: float = 10.0
+) -> FastAPI:
+    """`rate_interval_s` shortens HubSpot's 10-second window (tests of 429 handling)."""
     app = FastAPI(title="ledgerbridge CRM sandbox (HubSpot CRM v3 subset)")
-    limiter = RateLimiter(max_requests_per_10s)
+    limiter = RateLimiter(max_requests_per_10s, rate_interval_s)
 
     @app.middleware("http")
     async def auth_and_rate_limit(request: Request, call_next):  # noqa: ANN001

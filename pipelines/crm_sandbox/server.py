@@ -17,7 +17,12 @@ class SandboxServer:
     """A sandbox on 127.0.0.1 in a daemon thread; use as a context manager."""
 
     def __init__(
-        self, db: Path, token: str, port: int = 0, max_requests_per_10s: int = 1000
+        self,
+        db: Path,
+        token: str,
+        port: int = 0,
+        max_requests_per_10s: int = 1000,
+        rate_interval_s: float = 10.0,
     ) -> None:
         self.store = CrmStore(db)
         self.token = token
@@ -28,7 +33,7 @@ class SandboxServer:
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock.bind(("127.0.0.1", port))
         self.port = self._sock.getsockname()[1]
-        app = create_app(self.store, token, max_requests_per_10s)
+        app = create_app(self.store, token, max_requests_per_10s, rate_interval_s)
         config = uvicorn.Config(app, log_level="warning", access_log=False)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
