@@ -325,6 +325,91 @@ def sync_crm_command(obj: Context, dry_run: bool) -> None:
         raise SystemExit(1)
 
 
+def _key_store(obj: Context):
+    from pipelines.serving.keys import ApiKeyStore
+
+    return ApiKeyStore(obj.lake.ops / "api_keys.json")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8080, show_default=True)
+@click.pass_obj
+def serve(obj: Context, host: str, port: int) -> None:
+    """Serve the read-only curated-view API (OpenAPI schema at /openapi.json, docs at /docs)."""
+    import uvicorn
+
+    from pipelines.audit import AuditLog
+    from pipelines.serving.api import create_api
+    from pipelines.serving.snapshot import WarehouseSnapshot
+
+    try:
+        snapshot = WarehouseSnapshot(obj.lake.warehouse)
+    except FileNotFoundError as exc:
+        raise click.UsageError(str(exc)) from exc
+    if not any(not k.revoked_at for k in _key_store(obj).list()):
+        console.print("no API keys yet: create one with `ledgerbridge api-key create NAME`")
+    app = create_api(snapshot, _key_store(obj), AuditLog(obj.lake))
+    console.print(f"serving http://{host}:{port} (OpenAPI: /openapi.json)")
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+@cli.group("api-key")
+def api_key() -> None:
+    """API keys of the curated-view API (stored hashed in <lake>/ops)."""
+
+
+@api_key.command("create")
+@click.argument("name")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    default=("financial-status:read", "open-items:read"),
+    show_default=True,
+    help="financial-status:read, open-items:read (repeat for several).",
+)
+@click.pass_obj
+def api_key_create(obj: Context, name: str, scopes: tuple[str, ...]) -> None:
+    """Create a key; it is printed once and stored only as a hash."""
+    from pipelines.audit import AuditLog, local_actor
+    from pipelines.serving.keys import ApiKeyError
+
+    try:
+        key = _key_store(obj).create(name, list(scopes))
+    except ApiKeyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    AuditLog(obj.lake).record(
+        local_actor(), "api_key_create", "ok", target=name, scopes=list(scopes)
+    )
+    click.echo(key)
+
+
+@api_key.command("revoke")
+@click.argument("name")
+@click.pass_obj
+def api_key_revoke(obj: Context, name: str) -> None:
+    """Revoke the active key called NAME."""
+    from pipelines.audit import AuditLog, local_actor
+    from pipelines.serving.keys import ApiKeyError
+
+    try:
+        _key_store(obj).revoke(name)
+    except ApiKeyError as exc:
+        raise click.ClickException(str(exc)) from exc
+    AuditLog(obj.lake).record(local_actor(), "api_key_revoke", "ok", target=name)
+    console.print(f"revoked {name}")
+
+
+@api_key.command("list")
+@click.pass_obj
+def api_key_list(obj: Context) -> None:
+    """The keys: name, scopes, created, revoked (never the secret)."""
+    for k in _key_store(obj).list():
+        state = f"revoked {k.revoked_at}" if k.revoked_at else "active"
+        click.echo(f"{k.name}\t{','.join(k.scopes)}\tcreated {k.created_at}\t{state}")
+
+
 @cli.group()
 def audit() -> None:
     """The audit log of runs, write-backs and API requests."""

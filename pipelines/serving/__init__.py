@@ -1,0 +1,1 @@
+"""`ledgerbridge serve`: the read-only API CRM cards and embedded views call."""
