@@ -366,6 +366,143 @@ def bench_pipeline(customers: int) -> None:
     )
 
 
+def _synthetic_warehouse(path: Path, customers: int) -> None:
+    """A warehouse with the serving marts' schema for `customers` customers (3 open items
+    each on average), built in DuckDB directly: the API's speed does not depend on how
+    the rows were made, and a 1M-customer demo run would take many minutes."""
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    con.execute("create schema marts")
+    con.execute(
+        f"""
+        create table marts.customer_financial_status as
+        select
+            (10000000 + i)::bigint as customer_number,
+            case when i % 5 = 0 then null else (20000000000 + i)::bigint end as crm_company_id,
+            'Kunde ' || i::varchar as customer_name,
+            ['current', 'overdue', 'in_dunning', 'blocked'][1 + i % 4] as payment_status,
+            (i % 7)::integer as open_item_count,
+            ((i * 37) % 1000000 / 100)::decimal(18, 2) as open_amount_eur,
+            ((i * 11) % 100000 / 100)::decimal(18, 2) as overdue_amount_eur,
+            (i % 120)::integer as max_days_past_due,
+            100000.00::decimal(18, 2) as credit_limit_eur,
+            ((i * 37) % 1000000 / 100000)::decimal(9, 2) as credit_utilisation_percent,
+            date '2026-10-30' - (i % 300)::integer as last_payment_date
+        from range({customers}) t(i)
+        """
+    )
+    con.execute(
+        f"""
+        create table marts.fct_open_items as
+        select
+            'RE' || lpad(j::varchar, 10, '0') as document_number,
+            (10000000 + j % {customers})::bigint as customer_number,
+            'invoice' as document_type,
+            date '2026-01-01' + (j % 300)::integer as document_date,
+            date '2026-02-01' + (j % 300)::integer as due_date,
+            'EUR' as currency_code,
+            ((j * 13) % 500000 / 100)::decimal(18, 2) as open_amount,
+            ((j * 13) % 500000 / 100)::decimal(18, 2) as open_amount_eur,
+            (j % 200)::integer as days_past_due,
+            'current' as ageing_bucket,
+            (j % 4)::integer as dunning_level,
+            date '2026-10-30' as as_of_date
+        from range({customers * 3}) t(j)
+        """
+    )
+    con.close()
+
+
+def bench_api(customers: int, requests: int = 5_000) -> None:
+    """p50/p99 latency of the curated-view API over HTTP (keep-alive, one client) against a
+    `customers`-customer warehouse; the server runs as `ledgerbridge serve` in a child."""
+    import socket
+
+    import httpx
+    import numpy as np
+
+    from pipelines.lake import Lake
+    from pipelines.serving.keys import ApiKeyStore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        lake = Lake(Path(tmp) / "lake")
+        lake.root.mkdir()
+        t = time.perf_counter()
+        _synthetic_warehouse(lake.warehouse, customers)
+        built = time.perf_counter() - t
+        key = ApiKeyStore(lake.ops / "api_keys.json").create(
+            "bench", ["financial-status:read", "open-items:read"]
+        )
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "--lake",
+            str(lake.root),
+            "serve",
+            "--port",
+            str(port),
+        ]
+        server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            base = f"http://127.0.0.1:{port}"
+            with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}) as client:
+                deadline = time.monotonic() + 120
+                while True:
+                    try:
+                        client.get("/openapi.json")
+                        break
+                    except httpx.TransportError:
+                        if time.monotonic() > deadline or server.poll() is not None:
+                            raise RuntimeError(server.stderr.read().decode()[-2000:]) from None
+                        time.sleep(0.2)
+                rng = np.random.default_rng(5)
+                results: dict[str, list[float]] = {}
+                paths = {
+                    "financial status by CRM id": lambda i: (
+                        f"/v1/customers/{20000000001 + i}/financial-status"
+                    ),
+                    "financial status by customer number": lambda i: (
+                        f"/v1/finance-customers/{10000000 + i}/financial-status"
+                    ),
+                    "open items by customer number": lambda i: (
+                        f"/v1/finance-customers/{10000000 + i}/open-items"
+                    ),
+                }
+                for label, path in paths.items():
+                    ids = rng.integers(0, customers - 1, requests + 200)
+                    ids = ids[ids % 5 != 4]  # companies 20000000001+i exist unless i % 5 == 4
+                    times = []
+                    for n, i in enumerate(ids[: requests + 200]):
+                        t = time.perf_counter()
+                        resp = client.get(path(int(i)))
+                        elapsed = time.perf_counter() - t
+                        if resp.status_code != 200:
+                            raise RuntimeError(
+                                f"{path(int(i))}: HTTP {resp.status_code} {resp.text}"
+                            )
+                        if n >= 200:  # the first 200 warm the server up
+                            times.append(elapsed * 1000)
+                    results[label] = times
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    print(
+        f"API latency: {customers:,}-customer warehouse (built in {built:,.1f} s), "
+        f"{requests:,} lookups each over HTTP keep-alive, one client"
+    )
+    for label, times in results.items():
+        p50, p95, p99 = np.percentile(times, [50, 95, 99])
+        print(
+            f"  {label:<38} p50 {p50:5.2f} ms  p95 {p95:5.2f} ms  p99 {p99:5.2f} ms "
+            f"(target p99 < 10 ms: {'met' if p99 < 10 else 'NOT met'})"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=1_000_000)
@@ -384,7 +521,16 @@ def main() -> None:
         metavar="GB",
         help="also decode a file of this many GB with `ledgerbridge decode` (peak memory)",
     )
+    parser.add_argument(
+        "--api",
+        type=int,
+        default=0,
+        metavar="CUSTOMERS",
+        help="also measure the API's lookup latency against a warehouse of this many customers",
+    )
     args = parser.parse_args()
+    if args.api:
+        bench_api(args.api)
     if args.records:
         bench_decoder(args.records, args.repeats)
     if args.large_gb:

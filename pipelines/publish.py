@@ -26,6 +26,8 @@ GOLD_MARTS = (
     "ar_aging",
     "customer_financial_status",
     "contract_reconciliation",
+    "revenue_forecast",
+    "revenue_forecast_monthly",
 )
 
 

@@ -189,3 +189,57 @@ def test_second_run_is_idempotent_and_sql_answers(e2e_lake: dict) -> None:
     assert sum(r["n"] for r in rows) == before[0][1]
     bad = ledgerbridge(lake, "sql", "select * from no_such_table", check=False)
     assert bad.returncode != 0 and "query failed" in bad.stderr
+
+
+def test_revenue_forecast_weights_open_deals_by_stage_probability(e2e_lake: dict) -> None:
+    """Recomputed independently from the CRM sandbox's deals, the portal's stage
+    probabilities and the seeded rates, in Python decimals."""
+    import csv
+    from decimal import ROUND_HALF_UP
+
+    from pipelines.crm_sandbox.portal import DEAL_STAGES
+    from pipelines.crm_sandbox.store import CrmStore
+    from tests.conftest import ROOT
+
+    lake = e2e_lake["lake"]
+    rates = {
+        r["currency_code"]: Decimal(r["units_per_eur"])
+        for r in csv.DictReader((ROOT / "seeds" / "currencies.csv").open())
+    }
+    probability = {sid: Decimal(str(p)) for sid, _, p, closed in DEAL_STAGES if not closed}
+    cent = Decimal("0.01")
+    store = CrmStore(lake / "landing" / "crm" / "sandbox.sqlite")
+    try:
+        deals = store.page("deals", 0, 10**9, False)
+    finally:
+        store.close()
+    by_month: dict[str, Decimal] = defaultdict(Decimal)
+    for d in deals:
+        p = d["properties"]
+        if p["dealstage"] not in probability:
+            continue
+        eur = (Decimal(p["amount"]) / rates[p["deal_currency_code"]]).quantize(cent, ROUND_HALF_UP)
+        by_month[p["closedate"][:7]] += (eur * probability[p["dealstage"]]).quantize(
+            cent, ROUND_HALF_UP
+        )
+    got = {
+        str(m)[:7]: w
+        for m, w in _query(
+            lake,
+            "select forecast_month, weighted_pipeline_eur from marts.revenue_forecast_monthly "
+            "where weighted_pipeline_eur <> 0",
+        )
+    }
+    assert got == dict(by_month) and len(got) > 3
+    ((invoiced, forecast_invoiced),) = _query(
+        lake,
+        "select (select sum(amount_eur) from marts.fct_invoices where document_date is not null),"
+        " (select sum(invoiced_revenue_eur) from marts.revenue_forecast)",
+    )
+    assert invoiced == forecast_invoiced
+    ((per_customer, total),) = _query(
+        lake,
+        "select (select sum(forecast_revenue_eur) from marts.revenue_forecast),"
+        " (select sum(forecast_revenue_eur) from marts.revenue_forecast_monthly)",
+    )
+    assert per_customer == total

@@ -47,6 +47,10 @@ class WarehouseSnapshot:
         con.execute(f"create table financial_status as {FINANCIAL_STATUS} order by crm_company_id")
         con.execute(f"create table open_items as {OPEN_ITEMS} order by customer_number, due_date")
         con.execute("detach wh")
+        # ART indexes: point lookups stay flat as the customer count grows
+        con.execute("create index status_by_company on financial_status (crm_company_id)")
+        con.execute("create index status_by_customer on financial_status (customer_number)")
+        con.execute("create index items_by_customer on open_items (customer_number)")
         return con, mtime
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:

@@ -190,4 +190,42 @@ def crm_source(base_url: str = dlt.config.value, token: str = dlt.secrets.value)
 
         return objects
 
-    return [make_resource(t) for t in settings.PROPERTIES]
+    @dlt.resource(
+        name="deal_stages",
+        table_format="delta",
+        primary_key=("pipeline_id", "stage_id"),
+        write_disposition="replace",
+    )
+    def deal_stages() -> Iterator[pa.Table]:
+        """The deal pipelines' stages with their win probability (small: replaced each run)."""
+        resp = client.get("/crm/v3/pipelines/deals")
+        resp.raise_for_status()
+        rows = [
+            {
+                "pipeline_id": pipeline["id"],
+                "pipeline_label": pipeline["label"],
+                "stage_id": stage["id"],
+                "stage_label": stage["label"],
+                "display_order": int(stage.get("displayOrder", 0)),
+                "probability": stage.get("metadata", {}).get("probability"),
+                "is_closed": stage.get("metadata", {}).get("isClosed") == "true",
+            }
+            for pipeline in resp.json()["results"]
+            for stage in pipeline["stages"]
+        ]
+        yield pa.Table.from_pylist(
+            rows,
+            pa.schema(
+                [
+                    ("pipeline_id", pa.string()),
+                    ("pipeline_label", pa.string()),
+                    ("stage_id", pa.string()),
+                    ("stage_label", pa.string()),
+                    ("display_order", pa.int64()),
+                    ("probability", pa.string()),
+                    ("is_closed", pa.bool_()),
+                ]
+            ),
+        )
+
+    return [*(make_resource(t) for t in settings.PROPERTIES), deal_stages]
