@@ -159,7 +159,7 @@ def _crm_endpoint(obj: Context, stack: ExitStack) -> tuple[str, str]:
     return server.base_url, token
 
 
-def _extract(obj: Context, what: str, strict: bool = False):
+def _extract(obj: Context, what: str, strict: bool = False, allow_schema_change: bool = False):
     from pipelines.extract import ExtractFailed, ExtractResult, extract_crm, extract_legacy
 
     result = ExtractResult()
@@ -171,7 +171,19 @@ def _extract(obj: Context, what: str, strict: bool = False):
     if what in ("crm", "all"):
         with ExitStack() as stack:
             url, token = _crm_endpoint(obj, stack)
-            result.crm_rows = extract_crm(obj.lake, url, token).crm_rows
+            try:
+                crm = extract_crm(
+                    obj.lake,
+                    url,
+                    token,
+                    obj.settings.crm_properties,
+                    allow_schema_change,
+                    obj.run_id,
+                )
+            except (ExtractFailed, ValueError) as exc:
+                raise click.ClickException(str(exc)) from exc
+            result.crm_rows = crm.crm_rows
+            result.crm_schema_changes = crm.crm_schema_changes
     return result
 
 
@@ -182,11 +194,16 @@ def _extract(obj: Context, what: str, strict: bool = False):
     is_flag=True,
     help="Stop at the first legacy value that does not decode (nothing of it lands).",
 )
+@click.option(
+    "--allow-schema-change",
+    is_flag=True,
+    help="Accept a deliberate change of the landed CRM columns (configuration changed).",
+)
 @click.pass_obj
-def extract(obj: Context, what: str, strict: bool) -> None:
+def extract(obj: Context, what: str, strict: bool, allow_schema_change: bool) -> None:
     """Land new legacy files and CRM changes as bronze Delta tables (dlt)."""
     obj.lake.ensure()
-    result = _extract(obj, what, strict)
+    result = _extract(obj, what, strict, allow_schema_change)
     for f in result.files:
         console.print(
             f"{f.file}: {f.status} — read {f.records_read:,}, landed "
@@ -195,6 +212,11 @@ def extract(obj: Context, what: str, strict: bool) -> None:
         )
     if result.crm_rows:
         console.print("CRM rows: " + ", ".join(f"{k} {v:,}" for k, v in result.crm_rows.items()))
+    for c in result.crm_schema_changes:
+        console.print(
+            f"CRM schema change: {c.object_type}.{c.property} {c.change.replace('_', ' ')}"
+            + ("" if c.landed else " (not landed: not in the configured properties)")
+        )
 
 
 @cli.command()

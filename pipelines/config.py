@@ -37,6 +37,11 @@ class Settings(BaseSettings):
         default=None, description="CRM API base URL; unset means: start the local sandbox."
     )
     crm_token: SecretStr | None = Field(default=None, description="CRM private-app token.")
+    crm_properties: dict[str, list[str]] | None = Field(
+        default=None,
+        description="CRM properties requested and landed per object type (default: "
+        "pipelines/sources/crm/settings.py); nothing else leaves the CRM.",
+    )
     demo_customers: int = Field(default=3000, description="Customers the demo generates.")
     demo_seed: int = Field(default=42, description="Seed of the demo generator.")
     log_level: str = Field(default="INFO")

@@ -25,6 +25,7 @@ class ExtractResult:
     files: list[FileReport] = field(default_factory=list)
     skipped_files: int = 0
     crm_rows: dict[str, int] = field(default_factory=dict)
+    crm_schema_changes: list = field(default_factory=list)
 
 
 def _pipeline(lake: Lake, source: str) -> dlt.Pipeline:
@@ -101,10 +102,46 @@ def extract_legacy(lake: Lake, strict: bool = False) -> ExtractResult:
     return result
 
 
-def extract_crm(lake: Lake, base_url: str, token: str) -> ExtractResult:
+def extract_crm(
+    lake: Lake,
+    base_url: str,
+    token: str,
+    properties: dict[str, list[str]] | None = None,
+    allow_schema_change: bool = False,
+    run_id: str = "",
+) -> ExtractResult:
+    """Land CRM changes; report the CRM's property additions and removals first."""
+    from dlt.common.schema.exceptions import DataValidationError
+
+    from pipelines.crm.hubspot import HubSpotConnector
+    from pipelines.sources.crm import properties_to_land
+    from pipelines.sources.crm.schema_changes import detect_schema_changes
+
     result = ExtractResult()
+    landed = properties_to_land(properties)
+    result.crm_schema_changes = detect_schema_changes(
+        lake, HubSpotConnector(base_url, token), landed, run_id
+    )
+    for change in result.crm_schema_changes:
+        log.warning("crm_schema_change", **vars(change))
     pipeline = _pipeline(lake, "crm")
-    info = pipeline.run(crm_source(base_url=base_url, token=token))
+    source = crm_source(
+        base_url=base_url,
+        token=token,
+        properties=landed,
+        allow_schema_change=allow_schema_change,
+    )
+    try:
+        info = pipeline.run(source)
+    except PipelineStepFailed as exc:
+        cause = _find_cause(exc, DataValidationError)
+        if cause is None:
+            raise
+        raise ExtractFailed(
+            f"CRM table {cause.table_name}: {cause.schema_entity} {cause.column_name or ''} "
+            "would change the landed schema, which is frozen. If the configuration change "
+            "is deliberate, run `ledgerbridge extract crm --allow-schema-change` once."
+        ) from exc
     info.raise_on_failed_jobs()
     counts = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace else {}
     result.crm_rows = {k: v for k, v in counts.items() if not k.startswith("_dlt")}

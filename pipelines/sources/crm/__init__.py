@@ -24,8 +24,9 @@ def _ts(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
-def _to_arrow(object_type: str, rows: list[dict], companies: dict[str, str | None]) -> pa.Table:
-    props = settings.PROPERTIES[object_type]
+def _to_arrow(
+    object_type: str, props: list[str], rows: list[dict], companies: dict[str, str | None]
+) -> pa.Table:
     cols: dict[str, pa.Array] = {
         "id": pa.array([int(r["id"]) for r in rows], type=pa.int64()),
     }
@@ -48,9 +49,31 @@ def _inline_company(row: dict) -> str | None:
     return found[0]["id"] if found else None
 
 
+def properties_to_land(configured: dict[str, list[str]] | None) -> dict[str, list[str]]:
+    """The configured properties per object type (default: settings.PROPERTIES), checked."""
+    chosen = {t: list(v) for t, v in (configured or settings.PROPERTIES).items()}
+    unknown = sorted(set(chosen) - set(settings.PROPERTIES))
+    if unknown:
+        raise ValueError(
+            f"crm_properties: unknown object type(s) {', '.join(unknown)}; "
+            f"known: {', '.join(settings.PROPERTIES)}"
+        )
+    return chosen
+
+
 @dlt.source(name="crm", max_table_nesting=0)
-def crm_source(base_url: str = dlt.config.value, token: str = dlt.secrets.value):  # noqa: ANN201
+def crm_source(  # noqa: ANN201
+    base_url: str = dlt.config.value,
+    token: str = dlt.secrets.value,
+    properties: dict[str, list[str]] | None = None,
+    allow_schema_change: bool = False,
+):
+    """`properties`: what to request and land per object type (data minimisation). The
+    landed tables' columns are frozen: a run whose configuration adds a column fails
+    unless `allow_schema_change` (a deliberate change) is given."""
     client = RESTClient(base_url=base_url, auth=BearerTokenAuth(token))
+    landed = properties_to_land(properties)
+    contract = "evolve" if allow_schema_change else "freeze"
 
     def read_companies_of(object_type: str, ids: list[str]) -> dict[str, str | None]:
         """Associations for objects that came from search (which does not return them)."""
@@ -70,7 +93,7 @@ def crm_source(base_url: str = dlt.config.value, token: str = dlt.secrets.value)
         params = {
             "limit": settings.PAGE_LIMIT,
             "archived": str(archived).lower(),
-            "properties": ",".join(settings.PROPERTIES[object_type]),
+            "properties": ",".join(landed[object_type]),
         }
         if object_type in settings.ASSOCIATED_COMPANY:
             params["associations"] = "companies"
@@ -98,7 +121,7 @@ def crm_source(base_url: str = dlt.config.value, token: str = dlt.secrets.value)
                         {"filters": [{"propertyName": prop, "operator": "GTE", "value": low}]}
                     ],
                     "sorts": [{"propertyName": prop, "direction": "ASCENDING"}],
-                    "properties": list(settings.PROPERTIES[object_type]),
+                    "properties": list(landed[object_type]),
                     "limit": settings.SEARCH_LIMIT,
                 }
                 if after:
@@ -129,6 +152,7 @@ def crm_source(base_url: str = dlt.config.value, token: str = dlt.secrets.value)
             table_format="delta",
             primary_key="id",
             write_disposition={"disposition": "merge", "strategy": "upsert"},
+            schema_contract={"tables": "evolve", "columns": contract, "data_type": contract},
         )
         def objects() -> Iterator[pa.Table]:
             state = dlt.current.resource_state()
@@ -156,7 +180,7 @@ def crm_source(base_url: str = dlt.config.value, token: str = dlt.secrets.value)
 
             def flush() -> pa.Table:
                 rows = list(buf.values())
-                table = _to_arrow(object_type, rows, companies)
+                table = _to_arrow(object_type, landed[object_type], rows, companies)
                 sent.update(int(r["id"]) for r in rows)
                 buf.clear()
                 companies.clear()
@@ -228,4 +252,4 @@ def crm_source(base_url: str = dlt.config.value, token: str = dlt.secrets.value)
             ),
         )
 
-    return [*(make_resource(t) for t in settings.PROPERTIES), deal_stages]
+    return [*(make_resource(t) for t in landed), deal_stages]
