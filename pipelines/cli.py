@@ -275,6 +275,18 @@ def run(obj: Context, customers: int | None) -> None:
         peak_mib=round(_peak_mib()),
         quarantined=figures.quarantined,
     )
+    from pipelines.audit import AuditLog, local_actor
+
+    AuditLog(obj.lake).record(
+        local_actor(),
+        "pipeline_run",
+        "ok",
+        target=str(obj.lake.root),
+        run_id=obj.run_id,
+        seconds=round(seconds, 1),
+        files=len(result.files),
+        crm_rows=result.crm_rows,
+    )
 
 
 @cli.command("sync-crm")
