@@ -195,3 +195,93 @@ def test_minimised_landing_schema_changes_and_frozen_contract(tmp_path: Path) ->
         assert ("deals", "no_such_prop", "configured_but_missing") in {
             (c.object_type, c.property, c.change) for c in missing.crm_schema_changes
         }
+
+
+def _extract_until_rate_limited(lake: Lake, server: SandboxServer) -> None:
+    """`ledgerbridge extract crm` in a child, SIGKILLed while it waits out a 429 in the
+    middle of paging (the sandbox allows a handful of requests a minute)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = os.environ | {
+        "LEDGERBRIDGE_LAKE": str(lake.root),
+        "LEDGERBRIDGE_CRM_BASE_URL": server.base_url,
+        "LEDGERBRIDGE_CRM_TOKEN": TOKEN,
+    }
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "extract", "crm"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and child.poll() is None:
+        if server.limited_requests() > 0:  # it is now sleeping on Retry-After, mid-paging
+            break
+        time.sleep(0.05)
+    assert child.poll() is None, "the extract finished before it could be interrupted"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+
+
+def _bronze_matches_sandbox(lake: Lake) -> None:
+    from pipelines.crm_sandbox.store import CrmStore
+
+    store = CrmStore(lake.crm_sandbox_db)
+    try:
+        for t in ("companies", "contacts", "deals"):
+            want = {
+                o["id"]: o["updatedAt"]
+                for archived in (False, True)
+                for o in store.page(t, 0, 10**9, archived)
+            }
+            table = DeltaTable(str(lake.bronze_table("crm", t))).to_pyarrow_table(
+                columns=["id", "updated_at"]
+            )
+            ids = table["id"].to_pylist()
+            assert len(ids) == len(set(ids)), f"{t}: duplicates"
+            got = {
+                i: u.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+                for i, u in zip(ids, table["updated_at"].to_pylist(), strict=True)
+            }
+            assert got == want, t
+    finally:
+        store.close()
+
+
+def test_killed_mid_paging_the_next_run_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    from pipelines.crm_sandbox.store import CrmStore
+
+    lake = Lake.from_url(str(tmp_path / "lake"))
+    generate_demo(lake, customers=250, seed=11, as_of=date(2026, 10, 30))
+    # first run (full list paging) killed, then completed
+    with SandboxServer(
+        lake.crm_sandbox_db, TOKEN, max_requests_per_10s=6, rate_interval_s=600
+    ) as s:
+        _extract_until_rate_limited(lake, s)
+    with SandboxServer(lake.crm_sandbox_db, TOKEN) as s:
+        extract_crm(lake, s.base_url, TOKEN)
+    _bronze_matches_sandbox(lake)
+    # changes, then an incremental run (windowed search) killed, then completed
+    store = CrmStore(lake.crm_sandbox_db)
+    for oid in [o["id"] for o in store.page("contacts", 0, 40, False)]:
+        store.update_properties("contacts", oid, {"jobtitle": "Leitung Einkauf"})
+    store.close()
+    with SandboxServer(
+        lake.crm_sandbox_db, TOKEN, max_requests_per_10s=5, rate_interval_s=600
+    ) as s:
+        _extract_until_rate_limited(lake, s)
+    with SandboxServer(lake.crm_sandbox_db, TOKEN) as s:
+        extract_crm(lake, s.base_url, TOKEN)
+    _bronze_matches_sandbox(lake)
+    titles = (
+        DeltaTable(str(lake.bronze_table("crm", "contacts")))
+        .to_pyarrow_table(columns=["jobtitle"])["jobtitle"]
+        .to_pylist()
+    )
+    assert titles.count("Leitung Einkauf") >= 40

@@ -113,6 +113,7 @@ def create_app(
     """`rate_interval_s` shortens HubSpot's 10-second window (tests of 429 handling)."""
     app = FastAPI(title="ledgerbridge CRM sandbox (HubSpot CRM v3 subset)")
     limiter = RateLimiter(max_requests_per_10s, rate_interval_s)
+    app.state.limited = 0  # requests answered 429 so far
 
     @app.middleware("http")
     async def auth_and_rate_limit(request: Request, call_next):  # noqa: ANN001
@@ -128,6 +129,7 @@ def create_app(
             "X-HubSpot-RateLimit-Interval-Milliseconds": str(int(limiter.interval * 1000)),
         }
         if not allowed:
+            app.state.limited += 1
             resp = _error(
                 429,
                 "You have reached your ten_secondly_rolling limit.",

@@ -34,11 +34,16 @@ class SandboxServer:
         self._sock.bind(("127.0.0.1", port))
         self.port = self._sock.getsockname()[1]
         app = create_app(self.store, token, max_requests_per_10s, rate_interval_s)
+        self._app = app
         config = uvicorn.Config(app, log_level="warning", access_log=False)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._sock]}, daemon=True
         )
+
+    def limited_requests(self) -> int:
+        """How many requests were answered 429 so far."""
+        return self._app.state.limited
 
     @property
     def base_url(self) -> str:
