@@ -13,7 +13,6 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines.lake import Lake
 from pipelines.progress import bytes_bar
-from pipelines.sources.crm import crm_source
 from pipelines.sources.legacy import FILE_LOG, LandingFile, legacy_source, list_landing_files
 from pipelines.sources.legacy.extract_file import FileReport, StrictModeError
 
@@ -119,18 +118,12 @@ def extract_crm(
 
     result = ExtractResult()
     landed = properties_to_land(properties)
-    result.crm_schema_changes = detect_schema_changes(
-        lake, HubSpotConnector(base_url, token), landed, run_id
-    )
+    connector = HubSpotConnector(base_url, token)
+    result.crm_schema_changes = detect_schema_changes(lake, connector, landed, run_id)
     for change in result.crm_schema_changes:
         log.warning("crm_schema_change", **vars(change))
     pipeline = _pipeline(lake, "crm")
-    source = crm_source(
-        base_url=base_url,
-        token=token,
-        properties=landed,
-        allow_schema_change=allow_schema_change,
-    )
+    source = connector.extract_source(landed, allow_schema_change)
     try:
         info = pipeline.run(source)
     except PipelineStepFailed as exc:

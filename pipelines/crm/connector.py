@@ -52,6 +52,12 @@ class CrmConnector(Protocol):
     name: str
     batch_size: int  # records per update call
 
+    def extract_source(
+        self, properties: dict[str, list[str]], allow_schema_change: bool = False
+    ) -> object:
+        """The dlt source landing the CRM's objects incrementally (only `properties`)."""
+        ...
+
     def property_names(self, object_type: str) -> list[str]:
         """Names of every property the CRM defines for `object_type` (schema discovery)."""
         ...

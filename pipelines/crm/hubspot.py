@@ -36,7 +36,23 @@ class HubSpotConnector:
 
     def __init__(self, base_url: str, token: str) -> None:
         self.base_url = base_url
+        self._token = token
         self._client = RESTClient(base_url=base_url, auth=BearerTokenAuth(token))
+
+    def __repr__(self) -> str:  # never the token
+        return f"HubSpotConnector({self.base_url!r})"
+
+    def extract_source(
+        self, properties: dict[str, list[str]], allow_schema_change: bool = False
+    ) -> object:
+        from pipelines.sources.crm import crm_source
+
+        return crm_source(
+            base_url=self.base_url,
+            token=self._token,
+            properties=properties,
+            allow_schema_change=allow_schema_change,
+        )
 
     def _get(self, path: str) -> dict:
         resp = self._client.get(path)
