@@ -92,4 +92,8 @@ def run_dbt(lake: Lake, args: list[str]) -> BuildResult:
 
 
 def build(lake: Lake) -> BuildResult:
-    return run_dbt(lake, ["build"])
+    """dbt build; the journal (CDC) models only when journals have been applied."""
+    import json
+
+    cdc = (lake.bronze / "legacy_cdc" / "customers_changes" / "_delta_log").is_dir()
+    return run_dbt(lake, ["build", "--vars", json.dumps({"cdc_enabled": cdc})])

@@ -160,13 +160,25 @@ def _crm_endpoint(obj: Context, stack: ExitStack) -> tuple[str, str]:
 
 
 def _extract(obj: Context, what: str, strict: bool = False, allow_schema_change: bool = False):
-    from pipelines.extract import ExtractFailed, ExtractResult, extract_crm, extract_legacy
+    from pipelines.extract import (
+        ExtractFailed,
+        ExtractResult,
+        apply_journals,
+        extract_crm,
+        extract_legacy,
+    )
+    from pipelines.sources.journals.read import JournalError
 
     result = ExtractResult()
     if what in ("legacy", "all"):
         try:
             result = extract_legacy(obj.lake, strict)
         except ExtractFailed as exc:
+            raise click.ClickException(str(exc)) from exc
+    if what in ("journals", "all"):
+        try:
+            result.journals = apply_journals(obj.lake, obj.run_id)
+        except JournalError as exc:
             raise click.ClickException(str(exc)) from exc
     if what in ("crm", "all"):
         with ExitStack() as stack:
@@ -188,7 +200,7 @@ def _extract(obj: Context, what: str, strict: bool = False, allow_schema_change:
 
 
 @cli.command()
-@click.argument("what", type=click.Choice(["legacy", "crm", "all"]), default="all")
+@click.argument("what", type=click.Choice(["legacy", "journals", "crm", "all"]), default="all")
 @click.option(
     "--strict",
     is_flag=True,
@@ -212,6 +224,18 @@ def extract(obj: Context, what: str, strict: bool, allow_schema_change: bool) ->
         )
     if result.crm_rows:
         console.print("CRM rows: " + ", ".join(f"{k} {v:,}" for k, v in result.crm_rows.items()))
+    for j in result.journals:
+        console.print(
+            f"journal {j.journal}: {j.applied:,} changes applied ({j.already_applied:,} already "
+            f"applied, {j.rolled_back:,} rolled back, {j.pending:,} in open transactions); "
+            f"applied through sequence {j.watermark:,}"
+        )
+        if j.gap:
+            console.print(
+                f"[red]journal {j.journal}: sequence {j.gap[0]:,}-{j.gap[1]:,} missing; applying "
+                f"halted after {j.watermark:,} until it arrives or `ledgerbridge cdc ack-gap "
+                f"{j.journal} --from {j.gap[0]} --to {j.gap[1]}`[/red]"
+            )
     for c in result.crm_schema_changes:
         console.print(
             f"CRM schema change: {c.object_type}.{c.property} {c.change.replace('_', ' ')}"

@@ -25,6 +25,7 @@ class ExtractResult:
     skipped_files: int = 0
     crm_rows: dict[str, int] = field(default_factory=dict)
     crm_schema_changes: list = field(default_factory=list)
+    journals: list = field(default_factory=list)  # ApplyReport per journal
 
 
 def _pipeline(lake: Lake, source: str) -> dlt.Pipeline:
@@ -140,3 +141,28 @@ def extract_crm(
     result.crm_rows = {k: v for k, v in counts.items() if not k.startswith("_dlt")}
     log.info("crm_extract", rows=result.crm_rows)
     return result
+
+
+def apply_journals(lake: Lake, run_id: str) -> list:
+    """Apply every journal that has receivers in the landing zone (after the legacy extract:
+    the first apply takes the latest full extract as its baseline)."""
+    from pipelines.sources.journals.apply import apply_journal
+    from pipelines.sources.journals.feeds import JOURNALS
+    from pipelines.sources.journals.read import receivers
+
+    reports = []
+    for journal in JOURNALS:
+        if not receivers(lake, journal):
+            continue
+        report = apply_journal(lake, journal, run_id)
+        if report.gap:
+            log.error(
+                "journal_gap",
+                journal=journal.name,
+                missing_from=report.gap[0],
+                missing_to=report.gap[1],
+                applied_through=report.watermark,
+            )
+        log.info("journal_applied", **{k: v for k, v in vars(report).items() if k != "files"})
+        reports.append(report)
+    return reports

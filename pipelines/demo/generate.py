@@ -166,6 +166,9 @@ def generate_demo(
 
     for w in writers.values():
         w.close()
+    from pipelines.demo.journals import write_journals
+
+    journals = write_journals(lake, as_of, seed)
     truth = {
         "as_of": as_of.isoformat(),
         "seed": seed,
@@ -181,6 +184,7 @@ def generate_demo(
         "credit_limit_total": _money(credit_total),
         "reconciliation": recon,
         "matching": matching,
+        "journals": journals,
         "crm": {
             t: {"active": store.count(t, False), "archived": store.count(t, True)}
             for t in ("companies", "contacts", "deals")

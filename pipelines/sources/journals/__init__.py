@@ -1,0 +1,1 @@
+"""Change data capture from IBM i journals (DSPJRN outfile extracts), applied exactly once."""
