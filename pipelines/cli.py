@@ -469,6 +469,120 @@ def api_key_list(obj: Context) -> None:
 
 
 @cli.group()
+def cdc() -> None:
+    """Journal (CDC) state: status, gap acknowledgement, drift against a full extract,
+    re-baselining."""
+
+
+def _journal(name: str):
+    from pipelines.sources.journals.feeds import journal_by_name
+
+    try:
+        return journal_by_name(name)
+    except KeyError as exc:
+        raise click.BadParameter(str(exc.args[0]), param_hint="JOURNAL") from exc
+
+
+@cdc.command("status")
+@click.pass_obj
+def cdc_status(obj: Context) -> None:
+    """Per journal: applied through which sequence, baseline, open gap alerts."""
+    from pipelines.sources.journals.apply import load_state
+    from pipelines.sources.journals.feeds import JOURNALS
+
+    for j in JOURNALS:
+        st = load_state(obj.lake, j.name)
+        if st["watermark"] is None:
+            continue
+        line = f"{j.name}: applied through {st['watermark']:,}; baseline {st['baseline']}"
+        if st["gap"]:
+            line += f"; [red]GAP {st['gap']['from']:,}-{st['gap']['to']:,} (halted)[/red]"
+        if st["acknowledged_gaps"]:
+            line += f"; acknowledged gaps {st['acknowledged_gaps']}"
+        console.print(line)
+
+
+@cdc.command("ack-gap")
+@click.argument("journal")
+@click.option("--from", "low", type=int, required=True, help="First missing sequence.")
+@click.option("--to", "high", type=int, required=True, help="Last missing sequence.")
+@click.pass_obj
+def cdc_ack_gap(obj: Context, journal: str, low: int, high: int) -> None:
+    """Accept that sequences FROM..TO will never arrive; the next apply goes past them."""
+    from pipelines.audit import AuditLog, local_actor
+    from pipelines.sources.journals.apply import acknowledge_gap
+
+    if high < low:
+        raise click.BadParameter("--to must not be below --from")
+    acknowledge_gap(obj.lake, _journal(journal).name, low, high)
+    AuditLog(obj.lake).record(
+        local_actor(), "cdc_ack_gap", "ok", target=journal, run_id=obj.run_id, low=low, high=high
+    )
+    console.print(
+        f"{journal}: gap {low:,}-{high:,} acknowledged; run `ledgerbridge extract journals`"
+    )
+
+
+@cdc.command("drift")
+@click.argument("journal")
+@click.option("--extract-date", default=None, help="Full extract to compare (default: latest).")
+@click.option("--sequence", type=int, default=None, help="Journal position of that extract.")
+@click.pass_obj
+def cdc_drift(obj: Context, journal: str, extract_date: str | None, sequence: int | None) -> None:
+    """Compare a landed full extract with the journal-maintained state (ops/cdc_drift)."""
+    from pipelines.sources.journals.reconcile import drift
+
+    report = drift(obj.lake, _journal(journal), obj.run_id, extract_date, sequence)
+    kinds: dict[str, int] = {}
+    for d in report.differences:
+        kinds[d["kind"]] = kinds.get(d["kind"], 0) + 1
+    console.print(
+        f"{journal}: extract {report.extract_date} vs journal state at sequence "
+        f"{report.sequence:,}: {report.rows_compared:,} rows, "
+        + (", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in kinds.items()) or "no drift")
+    )
+    for d in report.differences[:20]:
+        detail = ""
+        if d.get("column_name"):
+            detail = (
+                f" {d['column_name']}: extract {d['extract_value']!r}"
+                f" vs journal {d['journal_value']!r}"
+            )
+        console.print(f"  {d['record_key']}: {d['kind'].replace('_', ' ')}{detail}")
+    if report.differences:
+        raise SystemExit(1)
+
+
+@cdc.command("rebaseline")
+@click.argument("journal")
+@click.option("--extract-date", required=True, help="The landed full extract to start from.")
+@click.option("--sequence", type=int, required=True, help="Journal position of that extract.")
+@click.pass_obj
+def cdc_rebaseline(obj: Context, journal: str, extract_date: str, sequence: int) -> None:
+    """Take a full extract as the state at SEQUENCE; later journal changes apply on top."""
+    from datetime import date as date_type
+
+    from pipelines.audit import AuditLog, local_actor
+    from pipelines.sources.journals.apply import load_state, rebaseline, save_state
+    from pipelines.sources.journals.read import JournalError
+
+    feed = _journal(journal)
+    state = load_state(obj.lake, feed.name)
+    try:
+        rows = rebaseline(obj.lake, feed, date_type.fromisoformat(extract_date), sequence, state)
+    except (JournalError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    save_state(obj.lake, feed.name, state)
+    AuditLog(obj.lake).record(
+        local_actor(), "cdc_rebaseline", "ok", target=journal, run_id=obj.run_id,
+        extract_date=extract_date, sequence=sequence, rows=rows,
+    )  # fmt: skip
+    console.print(
+        f"{journal}: baseline = extract {extract_date} ({rows:,} rows) at sequence {sequence:,}"
+    )
+
+
+@cli.group()
 def audit() -> None:
     """The audit log of runs, write-backs and API requests."""
 

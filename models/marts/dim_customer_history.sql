@@ -47,7 +47,7 @@ change_versions as (
         changed_by_program,
         cast(changed_at as timestamp) as valid_from
     from changes
-    where change_sequence > (select max(baseline_sequence) from base)
+    where change_sequence > (select max(base.baseline_sequence) from base)
 ),
 
 versions as (

@@ -36,7 +36,10 @@ unchanged as (
         base.cm_credit_limit,
         cast(null as bigint) as last_change_sequence
     from base
-    where cast(base.cm_cust_no as varchar) not in (select record_key from latest_change)
+    where
+        cast(base.cm_cust_no as varchar) not in (
+            select latest_change.record_key from latest_change
+        )
 ),
 
 changed as (

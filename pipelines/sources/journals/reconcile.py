@@ -1,0 +1,123 @@
+"""A full extract against the journal-maintained state: the drift report, and re-baselining.
+
+Both sides are compared at the same point: the state the journals give at the sequence the
+extract was taken at (default: the applied watermark). Rows only on one side and columns
+whose values differ are reported (`ops/cdc_drift`, Delta). Re-baselining takes the extract
+as the new baseline at that sequence, after which the journals apply on top of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import DeltaTable, write_deltalake
+
+from pipelines.lake import Lake
+from pipelines.sources.journals.apply import base_path, changes_path, load_state
+from pipelines.sources.journals.feeds import JournalFeed
+
+DRIFT_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("checked_at", pa.timestamp("us", "UTC")),
+        ("journal", pa.string()),
+        ("extract_date", pa.string()),
+        ("sequence", pa.int64()),
+        ("record_key", pa.string()),
+        ("kind", pa.string()),  # only_in_extract, only_in_journal_state, value_differs
+        ("column_name", pa.string()),
+        ("extract_value", pa.string()),
+        ("journal_value", pa.string()),
+    ]
+)
+
+
+@dataclass
+class DriftReport:
+    journal: str
+    extract_date: str
+    sequence: int
+    rows_compared: int
+    differences: list[dict]
+
+
+def state_at(lake: Lake, journal: JournalFeed, sequence: int) -> dict[str, dict]:
+    """Key → row (image columns) as the baseline plus changes up to `sequence` leave it."""
+    base = DeltaTable(base_path(lake, journal.name)).to_pyarrow_table()
+    baseline_seq = pc.max(base["baseline_sequence"]).as_py() if base.num_rows else 0
+    image_cols = [c for c in base.column_names if not c.startswith("baseline_")]
+    state = {str(r[journal.key]): r for r in base.select(image_cols).to_pylist()}
+    try:
+        changes = DeltaTable(changes_path(lake, journal.name)).to_pyarrow_table(
+            filters=[("sequence", ">", baseline_seq), ("sequence", "<=", sequence)]
+        )
+    except Exception:  # no change log yet
+        return state
+    changes = changes.sort_by("sequence")
+    for r in changes.to_pylist():
+        if r["operation"] == "delete":
+            state.pop(r["record_key"], None)
+        else:
+            state[r["record_key"]] = {c: r[c] for c in image_cols}
+    return state
+
+
+def _latest_extract(lake: Lake, journal: JournalFeed, extract_date: str | None) -> tuple[str, dict]:
+    table = DeltaTable(str(lake.bronze_table("legacy", journal.image.name))).to_pyarrow_table()
+    dates = table["_extract_date"]
+    wanted = pc.max(dates).as_py() if extract_date is None else extract_date
+    rows = table.filter(pc.equal(pc.cast(dates, pa.string()), str(wanted)))
+    cols = [c for c in rows.column_names if not c.startswith("_")]
+    return str(wanted), {str(r[journal.key]): r for r in rows.select(cols).to_pylist()}
+
+
+def drift(
+    lake: Lake,
+    journal: JournalFeed,
+    run_id: str,
+    extract_date: str | None = None,
+    sequence: int | None = None,
+) -> DriftReport:
+    state = load_state(lake, journal.name)
+    seq = state["watermark"] if sequence is None else sequence
+    date, extract = _latest_extract(lake, journal, extract_date)
+    journaled = state_at(lake, journal, seq)
+    diffs: list[dict] = []
+    for key in sorted(set(extract) | set(journaled)):
+        a, b = extract.get(key), journaled.get(key)
+        if b is None:
+            diffs.append({"record_key": key, "kind": "only_in_extract"})
+        elif a is None:
+            diffs.append({"record_key": key, "kind": "only_in_journal_state"})
+        else:
+            for col in a:
+                if col in b and a[col] != b[col]:
+                    diffs.append(
+                        {
+                            "record_key": key,
+                            "kind": "value_differs",
+                            "column_name": col,
+                            "extract_value": str(a[col]),
+                            "journal_value": str(b[col]),
+                        }
+                    )
+    if diffs:
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "run_id": run_id,
+                "checked_at": now,
+                "journal": journal.name,
+                "extract_date": date,
+                "sequence": seq,
+                **d,
+            }
+            for d in diffs
+        ]
+        write_deltalake(
+            str(lake.ops / "cdc_drift"), pa.Table.from_pylist(rows, DRIFT_SCHEMA), mode="append"
+        )
+    return DriftReport(journal.name, date, seq, len(set(extract) | set(journaled)), diffs)
