@@ -151,9 +151,13 @@ def write_journals(lake: Lake, as_of: date, seed: int, receivers: int = 3) -> di
         txn = ops[i : i + size]
         i += size
         use_commit = rng.random() < 0.75
-        roll = (
-            use_commit and rolled_back_key is None and txn[0][0] == "update" and i > len(ops) // 2
-        )
+        # exactly one transaction is rolled back: an update half-way through the day
+        roll = rolled_back_key is None and i > len(ops) // 2
+        if roll:
+            i -= size  # this slot's operations follow in the next transaction
+            txn = [("update", next(k for k in rng.permutation(keys) if int(k) in current))]
+            txn = [(op, int(k)) for op, k in txn]
+            use_commit = True
         j.ccid += 1
         ccid = j.ccid if use_commit else 0
         if use_commit:

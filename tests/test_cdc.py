@@ -1,0 +1,250 @@
+"""Journals applied exactly once: order, duplicates and conflicting re-deliveries, commit and
+rollback, transactions spanning receivers, gaps and their acknowledgement, real kills at
+several points, drift against a full extract and re-baselining — checked against the
+demo generator's truth of what the journals did."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+from deltalake import DeltaTable
+
+from pipelines.demo.generate import generate_demo
+from pipelines.extract import extract_legacy
+from pipelines.lake import Lake
+from pipelines.sources.journals.apply import apply_journal, changes_path, load_state
+from pipelines.sources.journals.feeds import journal_by_name
+from pipelines.sources.journals.read import JournalError
+from pipelines.sources.journals.reconcile import drift, state_at
+from tests.conftest import ROOT
+
+JOURNAL = journal_by_name("customers")
+ENTRY = 409  # JRNCUST entry length
+CP = "cp273"
+
+
+@pytest.fixture(scope="module")
+def landed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo lake with the full extracts landed and the journals delivered, not applied."""
+    lake = Lake.from_url(str(tmp_path_factory.mktemp("cdc") / "lake"))
+    generate_demo(lake, customers=400, seed=21, as_of=date(2026, 10, 30))
+    extract_legacy(lake)
+    return lake.root
+
+
+@pytest.fixture
+def lake(landed: Path, tmp_path: Path) -> Lake:
+    shutil.copytree(landed, tmp_path / "lake")
+    return Lake(tmp_path / "lake")
+
+
+def _truth(lake: Lake) -> dict:
+    return json.loads(lake.demo_truth.read_text())["journals"]["customers"]
+
+
+def _folder(lake: Lake) -> Path:
+    return lake.legacy_landing / JOURNAL.folder
+
+
+def _entries(lake: Lake) -> list[bytes]:
+    """Every entry once, in sequence order (the receivers overlap)."""
+    seen: dict[int, bytes] = {}
+    for path in sorted(_folder(lake).glob("*.dat")):
+        data = path.read_bytes()
+        for i in range(0, len(data), ENTRY):
+            e = data[i : i + ENTRY]
+            seen[int(e[:10].decode(CP))] = e
+    return [seen[k] for k in sorted(seen)]
+
+
+def _kind(entry: bytes) -> tuple[int, str, int]:
+    return int(entry[:10].decode(CP)), entry[11:13].decode(CP), int(entry[79:89].decode(CP))
+
+
+def _deliver(lake: Lake, *receivers: list[bytes]) -> None:
+    for p in _folder(lake).glob("*.dat"):
+        p.unlink()
+    for n, entries in enumerate(receivers, start=1):
+        (_folder(lake) / f"JRNCUST_R{n:06d}.dat").write_bytes(b"".join(entries))
+
+
+def _credit(lake: Lake, sequence: int = 10**9) -> dict[str, int]:
+    return {
+        k: int(r["cm_credit_limit"] * 100) for k, r in state_at(lake, JOURNAL, sequence).items()
+    }
+
+
+def _assert_truth(lake: Lake) -> None:
+    truth = _truth(lake)
+    credit = _credit(lake)
+    assert len(credit) == truth["rows_after"]
+    assert sum(credit.values()) == truth["credit_total_cents_after"]
+    for key, cents in truth["credit_cents"].items():
+        assert credit[key] == cents, key
+    assert not set(map(str, truth["deleted"])) & set(credit)
+    assert set(map(str, truth["inserted"])) <= set(credit)
+
+
+def _log_sequences(lake: Lake) -> list[int]:
+    return (
+        DeltaTable(changes_path(lake, "customers"))
+        .to_pyarrow_table(columns=["sequence"])["sequence"]
+        .to_pylist()
+    )
+
+
+def test_apply_matches_the_truth_and_a_rerun_changes_nothing(lake: Lake) -> None:
+    truth = _truth(lake)
+    first = apply_journal(lake, JOURNAL, "r1")
+    assert first.gap is None and first.watermark == truth["last_sequence"]
+    assert first.rolled_back > 0 and first.pending == 0
+    _assert_truth(lake)
+    baseline = _credit(lake, 0)
+    rolled = str(truth["rolled_back_key"])
+    assert rolled not in truth["credit_cents"] or rolled in map(str, truth["history"])
+    if rolled not in truth["history"]:
+        assert _credit(lake)[rolled] == baseline[rolled]  # the rolled-back change never applied
+    logged = _log_sequences(lake)
+    again = apply_journal(lake, JOURNAL, "r2")
+    assert again.applied == 0 and _log_sequences(lake) == logged
+    assert len(logged) == len(set(logged)) == first.applied
+    changes = DeltaTable(changes_path(lake, "customers")).to_pyarrow_table().to_pylist()
+    update = next(c for c in changes if c["operation"] == "update")
+    assert json.loads(update["before_image"])["cm_cust_no"] == update["cm_cust_no"]
+    assert update["job"] == "ARNIGHT" and update["program"] == "ARCUSTMNT"
+
+
+def test_receivers_out_of_order_wait_for_the_missing_one(lake: Lake) -> None:
+    entries = _entries(lake)
+    third = len(entries) // 3
+    _deliver(lake, entries[third:])  # the first receiver has not arrived
+    report = apply_journal(lake, JOURNAL, "r1")
+    assert report.gap == (1, third) and report.applied == 0 and report.watermark == 0
+    assert load_state(lake, "customers")["gap"]["from"] == 1
+    _deliver(lake, entries[third:], entries[:third])
+    report = apply_journal(lake, JOURNAL, "r2")
+    assert report.gap is None and load_state(lake, "customers")["gap"] is None
+    _assert_truth(lake)
+
+
+def test_a_gap_halts_until_acknowledged(lake: Lake) -> None:
+    from pipelines.sources.journals.apply import acknowledge_gap
+
+    entries = _entries(lake)
+    lone = next(  # a change outside commitment control: losing it loses only itself
+        e for e in entries if _kind(e)[1] in ("PT", "DL") and _kind(e)[2] == 0
+    )
+    seq = _kind(lone)[0]
+    _deliver(lake, [e for e in entries if e is not lone])
+    report = apply_journal(lake, JOURNAL, "r1")
+    assert report.gap == (seq, seq) and report.watermark <= seq - 1
+    assert all(s < seq for s in _log_sequences(lake))
+    acknowledge_gap(lake, "customers", seq, seq)
+    report = apply_journal(lake, JOURNAL, "r2")
+    assert report.gap is None and report.watermark == _truth(lake)["last_sequence"]
+    assert seq not in _log_sequences(lake) and max(_log_sequences(lake)) > seq
+
+
+def test_a_receiver_contradicting_another_is_refused(lake: Lake) -> None:
+    r2, r3 = sorted(_folder(lake).glob("*.dat"))[1:]
+    # the third receiver starts by re-delivering the tail of the second
+    assert r3.read_bytes()[:ENTRY] in r2.read_bytes()
+    changed = bytearray(r3.read_bytes())
+    changed[ENTRY - 1] ^= 0x01
+    r3.write_bytes(bytes(changed))
+    with pytest.raises(JournalError, match=r"sequence \d+ differs between JRNCUST_R000002"):
+        apply_journal(lake, JOURNAL, "r1")
+
+
+def test_a_transaction_split_across_receivers_applies_at_its_commit(lake: Lake) -> None:
+    entries = _entries(lake)
+    starts = [i for i, e in enumerate(entries) if _kind(e)[1] == "SC"]
+    start = starts[len(starts) // 2]
+    cut = next(i for i in range(start, len(entries)) if _kind(entries[i])[1] in ("CM", "RB"))
+    _deliver(lake, entries[:cut])  # the transaction's changes, not yet its commit
+    first = apply_journal(lake, JOURNAL, "r1")
+    sc_seq = _kind(entries[start])[0]
+    assert first.pending > 0 and first.watermark == sc_seq - 1
+    _deliver(lake, entries[:cut], entries[cut:])
+    apply_journal(lake, JOURNAL, "r2")
+    _assert_truth(lake)
+    logged = _log_sequences(lake)
+    assert len(logged) == len(set(logged))
+
+
+@pytest.mark.parametrize("point", ["before_append", "after_append", "after_state"])
+def test_killed_at_any_point_the_next_run_converges(lake: Lake, point: str) -> None:
+    env = os.environ | {"LEDGERBRIDGE_LAKE": str(lake.root), "LEDGERBRIDGE_CDC_KILL_AT": point}
+    cmd = [sys.executable, "-m", "pipelines.cli", "extract", "journals"]
+    killed = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, check=False)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    env.pop("LEDGERBRIDGE_CDC_KILL_AT")
+    subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, check=True)
+    _assert_truth(lake)
+    logged = _log_sequences(lake)
+    assert len(logged) == len(set(logged))
+    assert load_state(lake, "customers")["watermark"] == _truth(lake)["last_sequence"]
+
+
+def test_drift_against_a_full_extract_and_rebaselining(lake: Lake) -> None:
+    """A next-day full extract holding the journals' end state, with one customer's credit
+    limit wrong: drift names exactly that; re-baselining adopts the extract."""
+    from pipelines.demo import legacy_files as lf
+    from pipelines.sources.journals.apply import rebaseline, save_state
+    from pipelines.sources.legacy.feeds import feed_by_name
+
+    report = apply_journal(lake, JOURNAL, "r1")
+    state = state_at(lake, JOURNAL, report.watermark)
+    feed = feed_by_name("customers")
+    writer = lf.ExtractWriter(
+        feed, lake.legacy_landing / "customers" / "ARCUST_D20261031.dat", date(2026, 10, 31)
+    )
+    rows = sorted(state.values(), key=lambda r: r["cm_cust_no"])
+    wrong = str(rows[7]["cm_cust_no"])
+    rows[7] = rows[7] | {"cm_credit_limit": rows[7]["cm_credit_limit"] + Decimal("1.00")}
+    cents = np.array([int(r["cm_credit_limit"] * 100) for r in rows])
+    c = {
+        "cust_no": np.array([r["cm_cust_no"] for r in rows]),
+        "name": [r["cm_name"] for r in rows],
+        "street": [r["cm_street"] for r in rows],
+        "postcode": [r["cm_postcode"] for r in rows],
+        "city": [r["cm_city"] for r in rows],
+        "country": [r["cm_country"] for r in rows],
+        "vat": [r["cm_vat_id"] for r in rows],
+        "iban": [r["cm_iban"] for r in rows],
+        "contact": [r["cm_contact"] for r in rows],
+        "email": [r["cm_email"] for r in rows],
+        "currency": [r["cm_currency"] for r in rows],
+        "terms": [r["cm_pay_terms"] for r in rows],
+        "status": [r["cm_status"] for r in rows],
+        "credit": cents,
+        "created": np.array(
+            [(r["cm_created"] - date(1970, 1, 1)).days if r["cm_created"] else 0 for r in rows]
+        ),
+        "risk": np.array([r["cm_risk_class"] for r in rows]),
+    }
+    writer.write(lf.customer_records(writer, c), {"cm_credit_limit": cents})
+    writer.close()
+    extract_legacy(lake)
+    found = drift(lake, JOURNAL, "r2", "2026-10-31", report.watermark)
+    # a created date that did not decode (null) could only be rewritten as a real date
+    undated = {str(r["cm_cust_no"]) for r in rows if r["cm_created"] is None}
+    assert {(d["record_key"], d["kind"], d.get("column_name")) for d in found.differences} == {
+        (wrong, "value_differs", "cm_credit_limit"),
+        *((k, "value_differs", "cm_created") for k in undated),
+    }
+    state_file = load_state(lake, "customers")
+    rebaseline(lake, JOURNAL, date(2026, 10, 31), report.watermark, state_file)
+    save_state(lake, "customers", state_file)
+    assert drift(lake, JOURNAL, "r3", "2026-10-31", report.watermark).differences == []
+    assert _credit(lake)[wrong] == int(rows[7]["cm_credit_limit"] * 100)
+    assert apply_journal(lake, JOURNAL, "r4").applied == 0  # nothing after the new baseline
