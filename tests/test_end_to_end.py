@@ -243,3 +243,42 @@ def test_revenue_forecast_weights_open_deals_by_stage_probability(e2e_lake: dict
         " (select sum(forecast_revenue_eur) from marts.revenue_forecast_monthly)",
     )
     assert per_customer == total
+
+
+def test_history_answers_a_customers_credit_limit_on_a_date(e2e_lake: dict) -> None:
+    """dim_customer_history, built from the applied journals: the limit before a change is
+    the baseline's, after it the journal's; a deleted customer has no current version."""
+    lake, truth = e2e_lake["lake"], e2e_lake["truth"]["journals"]["customers"]
+    key, changes = next(iter(truth["history"].items()))
+    ((at,),) = _query(
+        lake,
+        "select valid_from from marts.dim_customer_history "
+        f"where customer_number = {key} and change_sequence = {changes[0][0]}",
+    )
+
+    def limit_on(moment: str) -> Decimal:
+        ((value,),) = _query(
+            lake,
+            "select credit_limit from marts.dim_customer_history "
+            f"where customer_number = {key} and valid_from <= timestamp '{moment}' "
+            f"and (valid_to > timestamp '{moment}' or valid_to is null)",
+        )
+        return value
+
+    before = limit_on("2026-10-30 12:00:00")
+    assert limit_on(str(at)) == Decimal(changes[0][1]) / 100
+    assert limit_on("2099-01-01 00:00:00") == Decimal(changes[-1][1]) / 100
+    assert before == Decimal(
+        _query(
+            lake,
+            f"select credit_limit from staging.stg_legacy__customers where customer_number = {key}",
+        )[0][0]
+    )
+    gone = truth["deleted"][0]
+    assert _query(
+        lake,
+        f"select count(*) filter (where is_current), count(*) filter (where is_deleted) "
+        f"from marts.dim_customer_history where customer_number = {gone}",
+    ) == [(0, 1)]
+    ((rows,),) = _query(lake, "select count(*) from staging.stg_legacy_cdc__customers")
+    assert rows == truth["rows_after"]
