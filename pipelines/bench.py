@@ -503,6 +503,163 @@ def bench_api(customers: int, requests: int = 5_000) -> None:
         )
 
 
+def _customer_extract(path: Path, rows: int, as_of: date) -> None:
+    """A cp273 customer master extract of `rows` customers (the demo's 320-byte layout)."""
+    rng = np.random.default_rng(3)
+    writer = lf.ExtractWriter(feed_by_name("customers"), path, as_of)
+    block = 100_000
+    cities = np.array(["Frankfurt am Main", "München", "Köln", "Düsseldorf", "Stuttgart"])
+    for start in range(0, rows, block):
+        n = min(block, rows - start)
+        ids = np.arange(10_000_000 + start, 10_000_000 + start + n)
+        credit = rng.integers(1, 100, n) * 500_000
+        c = {
+            "cust_no": ids,
+            "name": [f"Kunde {i} GmbH" for i in ids],
+            "street": ["Hauptstraße 1"] * n,
+            "postcode": ["60311"] * n,
+            "city": list(cities[rng.integers(0, len(cities), n)]),
+            "country": ["DE"] * n,
+            "vat": [f"DE{i:09d}" for i in ids],
+            "iban": ["DE89370400440532013000"] * n,
+            "contact": ["Erika Mustermann"] * n,
+            "email": [f"kontakt@kunde-{i}.example" for i in ids],
+            "currency": ["EUR"] * n,
+            "terms": ["N30"] * n,
+            "status": ["A"] * n,
+            "credit": credit,
+            "created": np.full(n, to_days(date(2015, 1, 1))),
+            "risk": rng.integers(1, 6, n),
+        }
+        writer.write(lf.customer_records(writer, c), {"cm_credit_limit": credit})
+    writer.close()
+
+
+def _change_journal(extract: Path, folder: Path, changes: int, day: date) -> int:
+    """`changes` credit-limit updates (UB + UP) of distinct customers, most under commitment
+    control, delivered as three receivers."""
+    from pipelines import encoding
+    from pipelines.copybook import parse_copybook
+    from pipelines.demo.journals import _Journal
+    from pipelines.sources.journals.feeds import journal_by_name
+
+    journal = journal_by_name("customers")
+    image = parse_copybook((lf.COPYBOOK_DIR / "ARCUST.cpy").read_text())["ARCUST-RECORD"]
+    entry = parse_copybook((lf.COPYBOOK_DIR / journal.copybook).read_text())[journal.entry_record]
+    raw = np.frombuffer(extract.read_bytes(), dtype=np.uint8).reshape(-1, image.size)[1:-1]
+    rng = np.random.default_rng(4)
+    picked = rng.choice(len(raw), size=changes, replace=False)
+    credit = image.field("CM-CREDIT-LIMIT")
+    j = _Journal(journal, entry, image, day)
+    i = 0
+    while i < len(picked):
+        size = int(rng.integers(1, 4))
+        j.ccid += 1
+        j.entry("SC", None, j.ccid)
+        for row in picked[i : i + size]:
+            old = raw[row]
+            new = old.copy()
+            new[credit.offset : credit.offset + credit.size] = encoding.packed(
+                np.array([int(rng.integers(1, 100)) * 500_000]), credit.size
+            )[0]
+            j.entry("UB", old, j.ccid)
+            j.entry("UP", new, j.ccid)
+        j.entry("CM", None, j.ccid)
+        i += size
+    j.write(folder, 3, "JRNCUST")
+    return len(j.entries)
+
+
+def bench_cdc(rows: int, change_percent: float = 1.0, repeats: int = 3) -> None:
+    """Applying a change set of `change_percent` % of a `rows`-row customer table from
+    journals, against reloading the same table from a full extract, in one run."""
+    import shutil
+
+    from deltalake import write_deltalake
+
+    from pipelines.copybook import parse_copybook
+    from pipelines.decoding.decode_file import decode_file
+    from pipelines.decoding.framing import Framing
+    from pipelines.decoding.records import DecodeOptions
+    from pipelines.extract import extract_legacy
+    from pipelines.lake import Lake
+    from pipelines.sources.journals.apply import (
+        apply_journal,
+        changes_path,
+        load_state,
+        rebaseline,
+        save_state,
+        state_path,
+    )
+    from pipelines.sources.journals.feeds import journal_by_name
+
+    with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
+        lake = Lake(Path(tmp) / "lake")
+        lake.ensure()
+        folder = lake.legacy_landing / "customers"
+        folder.mkdir(parents=True)
+        (lake.legacy_landing / "copybooks").mkdir()
+        shutil.copy(lf.COPYBOOK_DIR / "ARCUST.cpy", lake.legacy_landing / "copybooks")
+        extract = folder / "ARCUST_D20261030.dat"
+        _customer_extract(extract, rows, AS_OF)
+        size = extract.stat().st_size
+        t = time.perf_counter()
+        extract_legacy(lake)  # the production full load: verify, decode, quarantine, dlt merge
+        landing_s = time.perf_counter() - t
+        feed = feed_by_name("customers")
+        layout = parse_copybook((lf.COPYBOOK_DIR / feed.copybook).read_text())[feed.detail_record]
+        opts = DecodeOptions(codepage=feed.codepage, dates=feed.dates)
+        framing = Framing(file_start_offset=layout.size, file_end_offset=layout.size)
+        target = Path(tmp) / "reload"
+
+        def reload() -> None:  # the leanest reload: decode and overwrite a Delta table
+            batches = (b.table for b in decode_file(str(extract), layout, opts, framing))
+            first = next(batches)
+            reader = pa.RecordBatchReader.from_batches(
+                first.schema, (rb for tb in (first, *batches) for rb in tb.to_batches())
+            )
+            write_deltalake(str(target), reader, mode="overwrite")
+
+        import pyarrow as pa
+
+        reload_s = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            reload()
+            reload_s.append(time.perf_counter() - t)
+        journal = journal_by_name("customers")
+        changes = int(rows * change_percent / 100)
+        entries = _change_journal(
+            extract, lake.legacy_landing / journal.folder, changes, date(2026, 10, 31)
+        )
+        apply_s = []
+        for n in range(repeats):
+            state = load_state(lake, "customers")
+            if n:  # start each round from the baseline again
+                shutil.rmtree(changes_path(lake, "customers"), ignore_errors=True)
+                state_path(lake, "customers").unlink()
+                state = load_state(lake, "customers")
+            rebaseline(lake, journal, AS_OF, 0, state)
+            save_state(lake, "customers", state)
+            t = time.perf_counter()
+            report = apply_journal(lake, journal, f"bench-{n}")
+            apply_s.append(time.perf_counter() - t)
+            assert report.applied == changes and report.gap is None
+    apply_med, reload_med = statistics.median(apply_s), statistics.median(reload_s)
+    print(
+        f"CDC benchmark: {rows:,}-row customer table ({size / 1e6:,.0f} MB extract), "
+        f"{change_percent:g} % change set = {changes:,} updates ({entries:,} journal entries), "
+        f"median of {repeats}"
+    )
+    print(f"  incremental apply (journals → change log):        {apply_med:7.2f} s")
+    print(f"  full reload, decode → Delta overwrite:             {reload_med:7.2f} s")
+    print(f"  full reload, production landing (verify, dlt merge): {landing_s:7.2f} s (1 run)")
+    print(
+        f"  incremental / full reload: {apply_med / reload_med:.1%} (target ≤ 10 %); "
+        f"vs production landing {apply_med / landing_s:.1%}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=1_000_000)
@@ -528,7 +685,16 @@ def main() -> None:
         metavar="CUSTOMERS",
         help="also measure the API's lookup latency against a warehouse of this many customers",
     )
+    parser.add_argument(
+        "--cdc",
+        type=int,
+        default=0,
+        metavar="ROWS",
+        help="also time a 1 %% journal apply against a full reload of a ROWS-row table",
+    )
     args = parser.parse_args()
+    if args.cdc:
+        bench_cdc(args.cdc)
     if args.api:
         bench_api(args.api)
     if args.records:

@@ -28,8 +28,7 @@ renamed as (
 
         ---------- numerics
         cm_credit_limit as credit_limit,
-        cast(json_extract_string(before_image, '$.cm_credit_limit') as decimal(13, 2))
-            as credit_limit_before,
+        before_image.cm_credit_limit as credit_limit_before,
 
         ---------- timestamps
         journal_ts as changed_at,

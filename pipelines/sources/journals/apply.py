@@ -1,11 +1,11 @@
 """Apply a journal exactly once, in sequence order, committed transactions only.
 
 The change log (`bronze/legacy_cdc/<table>_changes`, Delta) is the applied truth: one row per
-applied change (insert, update with its before-image, delete) with sequence, time, job, user
-and program. The current state is the baseline (`<table>_base`, a full extract taken at a
-known sequence) overlaid with the changes after it; the warehouse materialises it (dbt
-`stg_legacy_cdc__<table>`). Appending changes instead of rewriting a merged table is what
-makes a 1 % change set cost a fraction of a full reload.
+applied change (insert, update with its before-image as a typed struct, delete) with
+sequence, time, job, user and program. The current state is the baseline (`<table>_base`,
+a full extract taken at a known sequence) overlaid with the changes after it; the
+warehouse materialises it (dbt `stg_legacy_cdc__<table>`). Appending changes instead of
+rewriting a merged table is what makes a 1 % change set cost a fraction of a full reload.
 
 Order of writes, so that a kill at any point converges: (1) the change rows not yet in the
 log are appended (one atomic Delta commit; rows already there, by sequence, are skipped);
@@ -157,97 +157,73 @@ def apply_journal(lake: Lake, journal: jf.JournalFeed, run_id: str) -> ApplyRepo
     image_cols = [
         c for c in table.column_names if c not in (*HEADER, "source_file", "image_errors")
     ]
-    rows = table.to_pylist()
+    # Only the small header columns are walked in Python; images move as Arrow columns.
+    seqs = table["joseqn"].to_pylist()
+    kinds = table["joentt"].to_pylist()
+    ccids = table["joccid"].to_pylist()
+    keys = pc.cast(table[journal.key], pa.string()).to_pylist()
     expected = watermark + 1
-    open_txns: dict[int, list[dict]] = {}
+    open_txns: dict[int, list[tuple[int, int | None, str]]] = {}
     open_since: dict[int, int] = {}
-    before: dict[str, dict] = {}  # key → the UB image awaiting its UP
-    changes: list[dict] = []
+    before: dict[str, int] = {}  # key → row of the UB image awaiting its UP
+    emitted: list[tuple[int, int | None, str]] = []  # (row, before-image row, operation)
     last = watermark
     gap = None
-    for r in rows:
-        seq = r["joseqn"]
-        while expected < seq and _acknowledged(state, expected):
-            expected += 1
+    for row, (seq, kind, ccid) in enumerate(zip(seqs, kinds, ccids, strict=True)):
         if seq != expected:
-            gap = (expected, seq - 1)
-            break
+            while expected < seq and _acknowledged(state, expected):
+                expected += 1
+            if seq != expected:
+                gap = (expected, seq - 1)
+                break
         expected = seq + 1
         last = seq
-        kind, ccid = r["joentt"], r["joccid"] or 0
+        ccid = ccid or 0
         if kind == jf.COMMIT_START:
             open_txns.setdefault(ccid, [])
             open_since.setdefault(ccid, seq)
             continue
         if kind == jf.COMMIT:
-            changes += open_txns.pop(ccid, [])
+            emitted += open_txns.pop(ccid, [])
             open_since.pop(ccid, None)
             continue
         if kind == jf.ROLLBACK:
             report.rolled_back += len(open_txns.pop(ccid, []))
             open_since.pop(ccid, None)
             continue
-        key = str(r[journal.key])
+        key = keys[row]
         if kind == jf.BEFORE_IMAGE:
-            before[key] = {c: r[c] for c in image_cols} | {"_sequence": seq}
+            before[key] = row
             continue
         if kind in jf.INSERTS:
-            op = "insert"
+            change = (row, None, "insert")
         elif kind == jf.AFTER_IMAGE:
-            op = "update"
+            change = (row, before.pop(key, None), "update")
         elif kind in jf.DELETES:
-            op = "delete"
+            change = (row, None, "delete")
         else:
             raise JournalError(
-                f"{journal.name}: sequence {seq} in {r['source_file']}: entry type {kind!r} "
-                "is not one ledgerbridge applies (PT PX UB UP DL SC CM RB)"
+                f"{journal.name}: sequence {seq} in {table['source_file'][row]}: entry type "
+                f"{kind!r} is not one ledgerbridge applies (PT PX UB UP DL SC CM RB)"
             )
-        change = {
-            "journal": journal.name,
-            "sequence": seq,
-            "entry_type": kind,
-            "operation": op,
-            "journal_ts": r["jotstp"],
-            "job": r["jojob"],
-            "user_name": r["jouser"],
-            "program": r["jopgm"],
-            "object": r["joobj"],
-            "commit_cycle": ccid or None,
-            "record_key": key,
-            "source_file": r["source_file"],
-            "image_errors": r["image_errors"],
-            "before_image": _before(before, key) if op == "update" else None,
-            **{c: r[c] for c in image_cols},
-        }
         if ccid:
             open_txns.setdefault(ccid, []).append(change)
             open_since.setdefault(ccid, seq)
         else:
-            changes.append(change)
+            emitted.append(change)
     report.pending = sum(len(v) for v in open_txns.values())
     # the watermark never passes the start of a transaction still open, nor a before-image
     # whose after-image has not arrived
     new_watermark = min(
-        [
-            last,
-            *(s - 1 for s in open_since.values()),
-            *(b["_sequence"] - 1 for b in before.values()),
-        ]
+        [last, *(s - 1 for s in open_since.values()), *(seqs[r] - 1 for r in before.values())]
     )
     done = _applied_sequences(lake, journal.name, watermark)
-    fresh = [c for c in changes if c["sequence"] not in done]
-    report.already_applied = len(changes) - len(fresh)
+    fresh = [c for c in emitted if seqs[c[0]] not in done]
+    report.already_applied = len(emitted) - len(fresh)
     _kill_point("before_append")
     if fresh:
-        now = datetime.now(UTC)
-        for c in fresh:
-            c["applied_run_id"], c["applied_at"] = run_id, now
-        schema = _change_schema(entries.table.select(image_cols).schema)
-        write_deltalake(
-            changes_path(lake, journal.name),
-            pa.Table.from_pylist(fresh, schema),
-            mode="append",
-        )
+        log = _change_rows(table, journal.name, image_cols, fresh, keys, run_id)
+        write_deltalake(changes_path(lake, journal.name), log, mode="append")
     report.applied = len(fresh)
     _kill_point("after_append")
     state["watermark"] = new_watermark
@@ -262,37 +238,48 @@ def apply_journal(lake: Lake, journal: jf.JournalFeed, run_id: str) -> ApplyRepo
     return report
 
 
-def _before(before: dict[str, dict], key: str) -> str | None:
-    image = before.pop(key, None)
-    if image is None:
-        return None
-    image.pop("_sequence")
-    return json.dumps(image, default=str, ensure_ascii=False)
-
-
-def _change_schema(image: pa.Schema) -> pa.Schema:
-    ts = pa.timestamp("us", "UTC")
-    return pa.schema(
-        [
-            ("journal", pa.string()),
-            ("sequence", pa.int64()),
-            ("entry_type", pa.string()),
-            ("operation", pa.string()),
-            ("journal_ts", ts),
-            ("job", pa.string()),
-            ("user_name", pa.string()),
-            ("program", pa.string()),
-            ("object", pa.string()),
-            ("commit_cycle", pa.int64()),
-            ("record_key", pa.string()),
-            ("source_file", pa.string()),
-            ("image_errors", pa.string()),
-            ("before_image", pa.string()),
-            *[image.field(n) for n in image.names],
-            ("applied_run_id", pa.string()),
-            ("applied_at", ts),
-        ]
+def _change_rows(
+    table: pa.Table,
+    journal: str,
+    image_cols: list[str],
+    changes: list[tuple[int, int | None, str]],
+    keys: list[str],
+    run_id: str,
+) -> pa.Table:
+    """The change-log rows: meta columns, the after-image, and updates' before-image as a
+    typed struct (null for inserts and deletes)."""
+    rows = pa.array([c[0] for c in changes], pa.int64())
+    prior = pa.array([c[1] for c in changes], pa.int64())
+    n = len(changes)
+    ccid = table["joccid"].take(rows)
+    images = table.select(image_cols)
+    before_cols = images.take(prior)  # null index → null row
+    before = pa.StructArray.from_arrays(
+        [before_cols[c].combine_chunks() for c in image_cols],
+        names=image_cols,
+        mask=pc.is_null(prior),
     )
+    now = datetime.now(UTC)
+    columns = {
+        "journal": pa.array([journal] * n),
+        "sequence": pc.cast(table["joseqn"].take(rows), pa.int64()),
+        "entry_type": table["joentt"].take(rows),
+        "operation": pa.array([c[2] for c in changes]),
+        "journal_ts": table["jotstp"].take(rows),
+        "job": table["jojob"].take(rows),
+        "user_name": table["jouser"].take(rows),
+        "program": table["jopgm"].take(rows),
+        "object": table["joobj"].take(rows),
+        "commit_cycle": pc.if_else(pc.equal(ccid, 0), None, pc.cast(ccid, pa.int64())),
+        "record_key": pa.array(keys).take(rows),
+        "source_file": table["source_file"].take(rows),
+        "image_errors": table["image_errors"].take(rows),
+        "before_image": before,
+        **{c: images[c].take(rows) for c in image_cols},
+        "applied_run_id": pa.array([run_id] * n),
+        "applied_at": pa.array([now] * n, pa.timestamp("us", "UTC")),
+    }
+    return pa.table(columns)
 
 
 def acknowledge_gap(lake: Lake, journal: str, low: int, high: int) -> dict:

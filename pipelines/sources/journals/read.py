@@ -9,7 +9,6 @@ would be lost): it stops the journal with file, entry number and byte offset.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import fsspec
@@ -36,9 +35,21 @@ class Entries:
     files: list[str]
 
 
-def _timestamp(text: str) -> datetime:
-    """DSPJRN *TYPE5 timestamp 'YYYY-MM-DD-HH.MM.SS.ffffff' (journal time, UTC here)."""
-    return datetime.strptime(text, "%Y-%m-%d-%H.%M.%S.%f").replace(tzinfo=UTC)
+_STAMP = r"^(\d{4}-\d{2}-\d{2})-(\d{2})\.(\d{2})\.(\d{2})\.(\d{6})$"
+
+
+def _timestamps(text: pa.ChunkedArray, table: pa.Table) -> pa.Array:
+    """DSPJRN *TYPE5 timestamps 'YYYY-MM-DD-HH.MM.SS.ffffff' (journal time, taken as UTC),
+    converted a column at a time; one that is malformed is named with its sequence."""
+    ok = pc.match_substring_regex(text, _STAMP)
+    if not pc.all(ok).as_py():
+        i = pc.index(ok, False).as_py()
+        raise JournalError(
+            f"{table['source_file'][i]}: sequence {table['joseqn'][i]}: JOTSTP "
+            f"{text[i].as_py()!r} is not a DSPJRN timestamp (YYYY-MM-DD-HH.MM.SS.ffffff)"
+        )
+    iso = pc.replace_substring_regex(text, _STAMP, r"\1T\2:\3:\4.\5")
+    return pc.cast(pc.cast(iso, pa.timestamp("us")), pa.timestamp("us", "UTC"))
 
 
 def receivers(lake: Lake, journal: JournalFeed) -> list[str]:
@@ -80,17 +91,22 @@ def read_entries(lake: Lake, journal: JournalFeed) -> Entries:
                 f"{name}: entry {i + 1} at byte offset {i * layout.size}: field {e['field']} "
                 f"(bytes {e['raw_hex']}): {e['reason']}"
             )
-        image, image_faults = decode_chunk(
-            np.ascontiguousarray(records[:, esd.offset : esd.offset + esd.size]), image_layout, opts
-        )
-        image_errors = fault_entries(image_faults, records[:, esd.offset :])
+        # only record entries (JOCODE R) carry an image; commitment-control entries do not
+        has_image = np.flatnonzero(pc.equal(header["jocode"], "R").to_numpy(zero_copy_only=False))
+        images = np.ascontiguousarray(records[has_image, esd.offset : esd.offset + esd.size])
+        image, image_faults = decode_chunk(images, image_layout, opts)
+        errors_by_row = [None] * len(records)
+        for i, entries in fault_entries(image_faults, images).items():
+            errors_by_row[int(has_image[i])] = str(entries)
+        where = np.full(len(records), -1, dtype=np.int64)
+        where[has_image] = np.arange(len(has_image))
+        spread = pa.array(where, mask=where < 0)  # null: no image in this entry
         cols = {c: header.column(c) for c in HEADER}
         cols["source_file"] = pa.array([name] * len(records))
-        cols["image_errors"] = pa.array(
-            [str(image_errors[i]) if i in image_errors else None for i in range(len(records))],
-            pa.string(),
+        cols["image_errors"] = pa.array(errors_by_row, pa.string())
+        tables.append(
+            pa.table(cols | {c: image.column(c).take(spread) for c in image.column_names})
         )
-        tables.append(pa.table(cols | {c: image.column(c) for c in image.column_names}))
         raw_images.append(records[:, esd.offset :])
     if not tables:
         return Entries(pa.table({}), files)
@@ -112,9 +128,8 @@ def read_entries(lake: Lake, journal: JournalFeed) -> Entries:
     keep = np.ones(len(seq), dtype=bool)
     keep[repeat] = False
     table = table.filter(pa.array(keep))
-    stamps = [_timestamp(t) for t in table.column("jotstp").to_pylist()]
     table = table.set_column(
-        table.column_names.index("jotstp"), "jotstp", pa.array(stamps, pa.timestamp("us", "UTC"))
+        table.column_names.index("jotstp"), "jotstp", _timestamps(table["jotstp"], table)
     )
     table = table.set_column(
         table.column_names.index("joentt"), "joentt", pc.utf8_trim_whitespace(table["joentt"])
