@@ -660,6 +660,59 @@ def bench_cdc(rows: int, change_percent: float = 1.0, repeats: int = 3) -> None:
     )
 
 
+def bench_crm(contacts: int) -> None:
+    """`ledgerbridge extract crm` (first run: full list paging) against a sandbox holding
+    `contacts` contacts: rows/s and the peak memory of the command, sampled."""
+    from pipelines.crm_sandbox.store import CrmStore
+    from pipelines.lake import Lake
+
+    stamp = "2026-10-01T08:00:00.000Z"
+    with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
+        lake = Lake(Path(tmp) / "lake")
+        lake.ensure()
+        store = CrmStore(lake.crm_sandbox_db)
+        companies = max(1, contacts // 10)
+        store.insert_objects(
+            "companies",
+            ((i, {"name": f"Firma {i}", "hs_lastmodifieddate": stamp}, stamp, stamp, False, None)
+             for i in range(1, companies + 1)),
+        )  # fmt: skip
+        for start in range(0, contacts, 100_000):
+            store.insert_objects(
+                "contacts",
+                (
+                    (
+                        i,
+                        {
+                            "firstname": "Erika",
+                            "lastname": f"Muster{i}",
+                            "email": f"erika.muster{i}@example.de",
+                            "phone": "+49 69 1234567",
+                            "jobtitle": "Einkauf",
+                            "createdate": stamp,
+                            "lastmodifieddate": stamp,
+                        },
+                        stamp,
+                        stamp,
+                        False,
+                        None,
+                    )
+                    for i in range(10**9 + start, 10**9 + min(contacts, start + 100_000))
+                ),
+            )
+        store.close()
+        cmd = [sys.executable, "-m", "pipelines.cli", "--lake", str(lake.root), "extract", "crm"]
+        t = time.perf_counter()
+        _total, single = _run_sampling_memory(cmd)
+        wall = time.perf_counter() - t
+    rows = contacts + companies
+    print(
+        f"CRM extract: {contacts:,} contacts + {companies:,} companies, first run (list paging, "
+        f"sandbox in the same process): {wall:,.1f} s, {rows / wall:,.0f} rows/s; peak memory "
+        f"{single:,.0f} MiB"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=1_000_000)
@@ -692,7 +745,16 @@ def main() -> None:
         metavar="ROWS",
         help="also time a 1 %% journal apply against a full reload of a ROWS-row table",
     )
+    parser.add_argument(
+        "--crm-contacts",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time the CRM extract against a sandbox of N contacts (peak memory)",
+    )
     args = parser.parse_args()
+    if args.crm_contacts:
+        bench_crm(args.crm_contacts)
     if args.cdc:
         bench_cdc(args.cdc)
     if args.api:

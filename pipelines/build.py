@@ -95,5 +95,8 @@ def build(lake: Lake) -> BuildResult:
     """dbt build; the journal (CDC) models only when journals have been applied."""
     import json
 
-    cdc = (lake.bronze / "legacy_cdc" / "customers_changes" / "_delta_log").is_dir()
-    return run_dbt(lake, ["build", "--vars", json.dumps({"cdc_enabled": cdc})])
+    applied = {
+        f"cdc_{name}": (lake.bronze / "legacy_cdc" / f"{name}_changes" / "_delta_log").is_dir()
+        for name in ("customers", "open_items")
+    }
+    return run_dbt(lake, ["build", "--vars", json.dumps(applied)])

@@ -248,3 +248,22 @@ def test_drift_against_a_full_extract_and_rebaselining(lake: Lake) -> None:
     assert drift(lake, JOURNAL, "r3", "2026-10-31", report.watermark).differences == []
     assert _credit(lake)[wrong] == int(rows[7]["cm_credit_limit"] * 100)
     assert apply_journal(lake, JOURNAL, "r4").applied == 0  # nothing after the new baseline
+
+
+def test_the_items_ledger_journal_applies_postings_new_documents_and_archiving(
+    lake: Lake,
+) -> None:
+    items = journal_by_name("open_items")
+    truth = json.loads(lake.demo_truth.read_text())["journals"]["open_items"]
+    report = apply_journal(lake, items, "r1")
+    assert report.gap is None and report.watermark == truth["last_sequence"]
+    assert report.rolled_back > 0
+    state = state_at(lake, items, report.watermark)
+    assert len(state) == truth["rows_after"]
+    assert (
+        sum(int(r["oi_open_amount"] * 100) for r in state.values())
+        == truth["open_total_cents_after"]
+    )
+    assert not set(truth["deleted"]) & set(state) and set(truth["inserted"]) <= set(state)
+    rolled = truth["rolled_back_doc"]
+    assert state[rolled]["oi_open_amount"] == state_at(lake, items, 0)[rolled]["oi_open_amount"]

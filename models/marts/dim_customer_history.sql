@@ -1,4 +1,4 @@
-{{ config(enabled=var('cdc_enabled', false)) }}
+{{ config(enabled=var('cdc_customers', false)) }}
 
 -- Type-2 history of the customer master from the journals: one row per version of a
 -- customer with the interval it was valid in. The baseline version starts at the

@@ -203,6 +203,7 @@ def write_journals(lake: Lake, as_of: date, seed: int, receivers: int = 3) -> di
         if roll:
             rolled_back_key = txn[0][1]
     j.write(lake.legacy_landing / jc.folder, receivers, "JRNCUST")
+    truth["open_items"] = _open_item_journal(lake, as_of, day, rng, receivers)
     changed = sorted(set(history) | set(inserted))
     truth["customers"] = {
         "entries": len(j.entries),
@@ -217,3 +218,90 @@ def write_journals(lake: Lake, as_of: date, seed: int, receivers: int = 3) -> di
         "day": day.isoformat(),
     }
     return truth
+
+
+def _open_item_journal(
+    lake: Lake, as_of: date, day: date, rng: np.random.Generator, receivers: int
+) -> dict:
+    """The items ledger's day: payments posted (open amount reduced, UB + UP), new invoices
+    (PT), cleared items archived (DL), in transactions; one posting rolled back."""
+    jo = journal_by_name("open_items")
+    images, layout, values = _valid_images(
+        lake.legacy_landing / "open_items" / f"AROPEN_D{as_of:%Y%m%d}.dat", jo
+    )
+    cp = jo.image.codepage
+    entry_layout = parse_copybook((COPYBOOK_DIR / jo.copybook).read_text())[jo.entry_record]
+    j = _Journal(jo, entry_layout, layout, day)
+    open_f = layout.field("OI-OPEN-AMOUNT")
+    doc_f = layout.field("OI-DOC-NO")
+    docs = [str(d) for d in values["oi_doc_no"]]
+    current = {d: images[i].copy() for i, d in enumerate(docs)}
+    open_cents = {d: int(v * 100) for d, v in zip(docs, values["oi_open_amount"], strict=True)}
+    still_open = [d for d in docs if open_cents[d] > 0]
+    cleared = [d for d in docs if open_cents[d] == 0]
+    n = len(docs)
+    ops: list[tuple[str, str]] = [
+        ("pay", d)
+        for d in rng.choice(still_open, size=min(len(still_open), max(4, n // 60)), replace=False)
+    ]
+    ops += [
+        ("delete", d)
+        for d in rng.choice(cleared, size=min(len(cleared), max(2, n // 200)), replace=False)
+    ]
+    ops += [("insert", f"RN{i:08d}") for i in range(max(2, n // 150))]
+    ops = [ops[i] for i in rng.permutation(len(ops))]
+    deleted, inserted, rolled_back = [], [], None
+    i = 0
+    while i < len(ops):
+        size = int(rng.integers(1, 4))
+        txn, i = ops[i : i + size], i + size
+        roll = rolled_back is None and i > len(ops) // 2 and txn[0][0] == "pay"
+        j.ccid += 1
+        ccid = j.ccid
+        j.entry("SC", None, ccid)
+        for op, doc in txn:
+            if op == "pay":
+                old = current[doc]
+                left = 0 if rng.random() < 0.7 else open_cents[doc] // 2
+                new = old.copy()
+                new[open_f.offset : open_f.offset + open_f.size] = encoding.packed(
+                    np.array([left]), open_f.size
+                )[0]
+                j.entry("UB", old, ccid)
+                j.entry("UP", new, ccid)
+                if not roll:
+                    current[doc], open_cents[doc] = new, left
+            elif op == "delete":
+                j.entry("DL", current[doc], ccid)
+                if not roll:
+                    deleted.append(doc)
+                    del current[doc]
+                    open_cents.pop(doc)
+            else:
+                img = current[still_open[int(rng.integers(0, len(still_open)))]].copy()
+                img[doc_f.offset : doc_f.offset + doc_f.size] = encoding.text(
+                    [doc], doc_f.size, cp
+                )[0]
+                j.entry("PT", img, ccid)
+                if not roll:
+                    inserted.append(doc)
+                    current[doc] = img
+                    open_cents[doc] = int(
+                        decode_chunk(img[None, :], layout, DecodeOptions(codepage=cp))[0]
+                        .column("oi_open_amount")[0]
+                        .as_py()
+                        * 100
+                    )
+        j.entry("RB" if roll else "CM", None, ccid)
+        if roll:
+            rolled_back = txn[0][1]
+    j.write(lake.legacy_landing / jo.folder, receivers, "JRNOPEN")
+    return {
+        "entries": len(j.entries),
+        "last_sequence": j.seq,
+        "deleted": deleted,
+        "inserted": inserted,
+        "rolled_back_doc": rolled_back,
+        "rows_after": len(current),
+        "open_total_cents_after": int(sum(open_cents.values())),
+    }

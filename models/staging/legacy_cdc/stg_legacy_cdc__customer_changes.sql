@@ -1,4 +1,4 @@
-{{ config(enabled=var('cdc_enabled', false)) }}
+{{ config(enabled=var('cdc_customers', false)) }}
 
 with
 
@@ -28,7 +28,7 @@ renamed as (
 
         ---------- numerics
         cm_credit_limit as credit_limit,
-        before_image.cm_credit_limit as credit_limit_before,
+        struct_extract(before_image, 'cm_credit_limit') as credit_limit_before,
 
         ---------- timestamps
         journal_ts as changed_at,

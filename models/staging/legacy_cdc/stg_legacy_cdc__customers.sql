@@ -1,4 +1,4 @@
-{{ config(enabled=var('cdc_enabled', false)) }}
+{{ config(enabled=var('cdc_customers', false)) }}
 
 -- The customer master's current state as the journals leave it: the baseline (a full
 -- extract at a known journal sequence) overlaid by the latest applied change of each
