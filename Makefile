@@ -43,7 +43,7 @@ lint: setup ## ruff (Python) and sqlfluff (dbt SQL)
 
 LARGE_GB ?= 10
 bench: setup ## Decoder speed, scaling, baseline ratio; LARGE_GB (10) file peak memory; API p99 and 1 % CDC apply on 1M customers
-	$(VENV)/bin/python -m pipelines.bench --large-gb $(LARGE_GB) --api 1000000 --cdc 1000000
+	$(VENV)/bin/python -m pipelines.bench --large-gb $(LARGE_GB) --api 1000000 --cdc 1000000 --crm-contacts 1000000
 
 CUSTOMERS ?= 100000
 bench-scale: setup ## Whole flow on a CUSTOMERS-customer demo (default 100000): wall time, peak memory

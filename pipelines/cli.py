@@ -282,6 +282,9 @@ def run(obj: Context, customers: int | None) -> None:
     if not demo_exists(obj.lake) and not obj.settings.crm_base_url:
         _demo(obj, customers, None, None)
     result = _extract(obj, "all")
+    from pipelines.extract import compact_journals
+
+    compact_journals(obj.lake)  # bronze current-state tables of the journaled files
     _phase("extract", started)
     res = run_build(obj.lake)
     for w in res.warnings:
@@ -500,6 +503,16 @@ def cdc_status(obj: Context) -> None:
         if st["acknowledged_gaps"]:
             line += f"; acknowledged gaps {st['acknowledged_gaps']}"
         console.print(line)
+
+
+@cdc.command("compact")
+@click.pass_obj
+def cdc_compact(obj: Context) -> None:
+    """Write each journal's current state as a Delta table in bronze/legacy_cdc/."""
+    from pipelines.extract import compact_journals
+
+    for name, rows in compact_journals(obj.lake).items():
+        console.print(f"bronze/legacy_cdc/{name}: {rows:,} rows (current state)")
 
 
 @cdc.command("ack-gap")

@@ -166,3 +166,16 @@ def apply_journals(lake: Lake, run_id: str) -> list:
         log.info("journal_applied", **{k: v for k, v in vars(report).items() if k != "files"})
         reports.append(report)
     return reports
+
+
+def compact_journals(lake: Lake) -> dict[str, int]:
+    """Materialise each applied journal's current state in bronze (see reconcile.compact)."""
+    from pipelines.sources.journals.apply import load_state
+    from pipelines.sources.journals.feeds import JOURNALS
+    from pipelines.sources.journals.reconcile import compact
+
+    return {
+        j.name: compact(lake, j)
+        for j in JOURNALS
+        if load_state(lake, j.name)["baseline"] is not None
+    }

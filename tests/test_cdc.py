@@ -113,6 +113,16 @@ def test_apply_matches_the_truth_and_a_rerun_changes_nothing(lake: Lake) -> None
     assert rolled not in truth["credit_cents"] or rolled in map(str, truth["history"])
     if rolled not in truth["history"]:
         assert _credit(lake)[rolled] == baseline[rolled]  # the rolled-back change never applied
+    from pipelines.sources.journals.reconcile import compact
+
+    assert compact(lake, JOURNAL) == truth["rows_after"]  # the materialised current state
+    table = DeltaTable(str(lake.bronze / "legacy_cdc" / "customers")).to_pyarrow_table()
+    assert {
+        str(k): int(v * 100)
+        for k, v in zip(
+            table["cm_cust_no"].to_pylist(), table["cm_credit_limit"].to_pylist(), strict=True
+        )
+    } == _credit(lake)
     logged = _log_sequences(lake)
     again = apply_journal(lake, JOURNAL, "r2")
     assert again.applied == 0 and _log_sequences(lake) == logged

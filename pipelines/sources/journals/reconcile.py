@@ -121,3 +121,44 @@ def drift(
             str(lake.ops / "cdc_drift"), pa.Table.from_pylist(rows, DRIFT_SCHEMA), mode="append"
         )
     return DriftReport(journal.name, date, seq, len(set(extract) | set(journaled)), diffs)
+
+
+def compact(lake: Lake, journal: JournalFeed) -> int:
+    """Write the journal-maintained current state as a plain Delta table
+    (`bronze/legacy_cdc/<table>`) for readers that want it materialised; returns its rows.
+
+    A full rewrite, so it runs after applying (and can be scheduled less often); applying
+    itself only appends to the change log."""
+    import polars as pl
+
+    state = load_state(lake, journal.name)
+    base = pl.from_arrow(DeltaTable(base_path(lake, journal.name)).to_pyarrow_table())
+    baseline_seq = int(base["baseline_sequence"].max() or 0) if base.height else 0
+    image_cols = [c for c in base.columns if not c.startswith("baseline_")]
+    try:
+        changes = pl.from_arrow(
+            DeltaTable(changes_path(lake, journal.name)).to_pyarrow_table(
+                filters=[("sequence", ">", baseline_seq), ("sequence", "<=", state["watermark"])]
+            )
+        )
+    except Exception:  # no change log yet
+        changes = None
+    current = base.select(image_cols)
+    if changes is not None and changes.height:
+        latest = changes.sort("sequence").unique("record_key", keep="last")
+        current = pl.concat(
+            [
+                current.filter(
+                    ~pl.col(journal.key).cast(pl.String).is_in(latest["record_key"].implode())
+                ),
+                latest.filter(pl.col("operation") != "delete").select(image_cols),
+            ],
+            how="vertical_relaxed",
+        )
+    write_deltalake(
+        str(lake.bronze / "legacy_cdc" / journal.name),
+        current.to_arrow(),
+        mode="overwrite",
+        schema_mode="overwrite",
+    )
+    return current.height
