@@ -93,6 +93,14 @@ def print_summary(
             f"already processed: {extract.skipped_files}; "
             f"CRM rows extracted this run: {sum(extract.crm_rows.values()):,}"
         )
+        for j in extract.journals:
+            console.print(
+                f"Journal {j.journal}: {j.applied:,} changes applied, {j.rolled_back:,} rolled "
+                f"back, applied through sequence {j.watermark:,}"
+                + (f" — [red]GAP {j.gap[0]:,}-{j.gap[1]:,}, halted[/red]" if j.gap else "")
+            )
+        for c in extract.crm_schema_changes:
+            console.print(f"CRM schema change: {c.object_type}.{c.property} {c.change}")
     rows = Table(title="Tables (rows)", title_justify="left")
     rows.add_column("table")
     rows.add_column("rows", justify="right")
