@@ -63,7 +63,7 @@ def cli(ctx: click.Context, lake_url: str | None, log_json: bool) -> None:
     """ledgerbridge: legacy finance extracts + CRM → Delta lake → dbt marts → CRM."""
     settings = load_settings(lake=lake_url)
     try:
-        lake = Lake.from_url(settings.lake)
+        lake = Lake.from_url(settings.lake, settings.s3_region, settings.s3_endpoint)
     except LakeLocationError as exc:
         raise click.UsageError(str(exc)) from exc
     run_id = new_run_id()

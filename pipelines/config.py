@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LEDGERBRIDGE_", extra="ignore")
 
     lake: str = Field(default=str(DEFAULT_LAKE), description="Root of the lake (path or URL).")
+    s3_region: str | None = Field(
+        default=None, description="Region of an object-store lake (checked for EU residency)."
+    )
+    s3_endpoint: str | None = Field(
+        default=None, description="Endpoint of an S3-compatible object store (non-AWS)."
+    )
     crm_base_url: str | None = Field(
         default=None, description="CRM API base URL; unset means: start the local sandbox."
     )

@@ -19,13 +19,27 @@ class Lake:
     root: Path
 
     @classmethod
-    def from_url(cls, url: str) -> Lake:
+    def from_url(cls, url: str, region: str | None = None, endpoint: str | None = None) -> Lake:
+        """A lake at `url`. Object-store locations are checked for EU residency first, so a
+        non-EU location is refused with its rule before anything is written."""
+        from pipelines.residency import ResidencyError, check_eu_location
+
         parsed = urlparse(url)
         if parsed.scheme in ("", "file"):
             path = Path(parsed.path if parsed.scheme == "file" else url).expanduser().resolve()
             if path.exists() and not path.is_dir():
                 raise LakeLocationError(f"lake location {url!r} exists and is not a directory")
             return cls(path)
+        if parsed.scheme in ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"):
+            try:
+                residency = check_eu_location(url, region, endpoint)
+            except ResidencyError as exc:
+                raise LakeLocationError(f"refused: {exc}") from exc
+            raise LakeLocationError(
+                f"lake location {url!r} passes the EU residency check ({residency.provider} "
+                f"{residency.region}), but object-store lakes are not supported by this build "
+                "yet: use a local path"
+            )
         raise LakeLocationError(
             f"lake location {url!r}: scheme {parsed.scheme!r} is not supported by this build "
             "(supported: a local path or file://)"
