@@ -471,6 +471,46 @@ def api_key_list(obj: Context) -> None:
         click.echo(f"{k.name}\t{','.join(k.scopes)}\tcreated {k.created_at}\t{state}")
 
 
+@cli.command()
+@click.option("--email", default=None, help="The subject's e-mail address.")
+@click.option("--customer", type=int, default=None, help="The subject's customer number.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.pass_obj
+def dsar(obj: Context, email: str | None, customer: int | None, out: Path | None) -> None:
+    """Subject access export (JSON): everything held about a person or customer, with
+    source, purpose, legal basis and retention of each item."""
+    import hashlib
+
+    from pipelines.audit import AuditLog, local_actor
+    from pipelines.compliance.dsar import export
+
+    if bool(email) == bool(customer):
+        raise click.UsageError("give exactly one of --email or --customer")
+    report = export(obj.lake, email, customer)
+    text = json.dumps(report, ensure_ascii=False, indent=1)
+    if out:
+        out.write_text(text, encoding="utf-8")
+        out.chmod(0o600)
+    else:
+        click.echo(text)
+    # the audit log names the request, never the person: the e-mail only as a hash
+    who = (
+        f"customer {customer}"
+        if customer
+        else "email sha256:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:16]
+    )
+    AuditLog(obj.lake).record(
+        local_actor(), "dsar_export", "ok", target=who, run_id=obj.run_id,
+        items=len(report["items"]),
+        records=sum(len(i["records"]) for i in report["items"]),
+    )  # fmt: skip
+    if out:
+        console.print(
+            f"{out}: {len(report['items'])} locations, "
+            f"{sum(len(i['records']) for i in report['items']):,} records"
+        )
+
+
 @cli.group()
 def cdc() -> None:
     """Journal (CDC) state: status, gap acknowledgement, drift against a full extract,
