@@ -230,6 +230,22 @@ def bench_decoder(records: int, repeats: int) -> None:
                 max(repeats, 5),
             )
             worker_peak = max(one.peak_rss(), two.peak_rss())
+        # the parent as one of the decoders: 1 = this process alone, 2 = it + 1 worker
+        with (
+            DecoderPool(1, parent_decodes=True) as solo,
+            DecoderPool(2, parent_decodes=True) as duo,
+        ):
+            shared = {1: solo, 2: duo}
+            for pool in shared.values():
+                engine_workers(pool, path)
+            shared_s = _interleaved(
+                {n: (lambda p=pool: engine_workers(p, path)) for n, pool in shared.items()},
+                max(repeats, 5),
+            )
+        shared_mbs = {n: size / statistics.median(t) / 1e6 for n, t in shared_s.items()}
+        shared_scaling = statistics.median(
+            a / b for a, b in zip(shared_s[1], shared_s[2], strict=True)
+        )
         frames = {
             n: (size / statistics.median(t) / 1e6, statistics.median(t)) for n, t in frame_s.items()
         }
@@ -264,8 +280,14 @@ def bench_decoder(records: int, repeats: int) -> None:
         line(f"engine, {n} worker(s), file -> polars DataFrames", *frames[n])
         line(f"engine, {n} worker(s), file -> Delta table (one commit)", *deltas[n])
     print(
-        f"  scaling 1 -> 2 workers (median of per-round ratios): {frame_scaling:.2f}x "
-        f"(DataFrame), {delta_scaling:.2f}x (Delta)"
+        f"  scaling 1 -> 2 worker processes, parent only consuming (median of per-round "
+        f"ratios): {frame_scaling:.2f}x (DataFrame), {delta_scaling:.2f}x (Delta)"
+    )
+    line("engine, parent decoding alone, file -> DataFrames", shared_mbs[1])
+    line("engine, parent + 1 worker decoding, file -> DataFrames", shared_mbs[2])
+    print(
+        f"  scaling 1 -> 2 decoding processes, the parent being one (median of per-round "
+        f"ratios): {shared_scaling:.2f}x (DataFrame)"
     )
     print(
         f"  ratio engine/baseline: {polars_mbs / base_mbs:.1f}x (DataFrame, 1 process), "

@@ -80,6 +80,28 @@ def _errors(batches) -> dict[int, tuple[int, list]]:
     return out
 
 
+@pytest.fixture(scope="module")
+def sharing_pool():
+    with DecoderPool(2, parent_decodes=True) as p:
+        yield p
+
+
+@pytest.mark.parametrize("record_format", ["F", "V", "VB"])
+def test_parent_sharing_the_work_gives_the_same_result(
+    sharing_pool: DecoderPool, layout, fixed_file: Path, tmp_path: Path, record_format: str
+) -> None:
+    path = (
+        fixed_file
+        if record_format == "F"
+        else _variable(fixed_file, tmp_path / "AROPEN.v", record_format == "VB")
+    )
+    framing = Framing(record_format=record_format)
+    table, errors = _single(path, layout, framing)
+    batches = list(sharing_pool.decode(str(path), layout, OPTS, framing, split_bytes=SPLIT))
+    assert pa.concat_tables(b.table for b in batches).equals(table)
+    assert _errors(batches) == errors
+
+
 @pytest.mark.parametrize("record_format", ["F", "V", "VB"])
 def test_workers_equal_one_process(
     pool: DecoderPool, layout, fixed_file: Path, tmp_path: Path, record_format: str

@@ -68,27 +68,14 @@ def decode_split(
     freeing their pages is the workers' (parallel) work, not the parent's. A consumer still
     holding one keeps its mapping; the pages go when it lets go."""
     _unlink(consumed or [])
-    span = (split.start, split.end, split.first_record)
     if views:  # text as string views: the parent's polars takes them without converting
         opts = replace(opts, text_views=True)
-    batches = [
-        decode_records(chunk, layout, opts)
-        for chunk in read_records(split.url, framing, layout.size, span=span)
-    ]
-    errors: dict[int, list[dict]] = {}
-    offsets: dict[int, int] = {}
-    rows = 0
-    for b in batches:
-        errors.update((rows + i, e) for i, e in b.errors.items())
-        offsets.update((rows + i, o) for i, o in b.error_offsets.items())
-        rows += b.table.num_rows
-    tables = [b.table for b in batches]
+    batch = _decode_here(split, layout, opts, framing)
     fd, path = tempfile.mkstemp(prefix="ledgerbridge-", suffix=".arrow", dir=_scratch_dir())
     os.close(fd)
-    with pa.ipc.new_file(path, tables[0].schema) as writer:
-        for table in tables:
-            writer.write_table(table)
-    return SplitResult(path, errors, offsets, split.first_record, split.end)
+    with pa.ipc.new_file(path, batch.table.schema) as writer:
+        writer.write_table(batch.table)
+    return SplitResult(path, batch.errors, batch.error_offsets, split.first_record, split.end)
 
 
 @dataclass(frozen=True)
@@ -106,19 +93,31 @@ def decode_split_to_delta(
     """One split → one uncommitted Parquet data file of the Delta table (runs in a worker)."""
     from pipelines.decoding.delta_sink import write_data_file  # deltalake: only when used
 
+    batch = _decode_here(split, layout, opts, framing)
+    action = write_data_file(batch.table, table_uri, split.first_record)
+    return DeltaSplitResult(
+        action, batch.table.schema, batch.table.num_rows, batch.errors, split.first_record
+    )
+
+
+def _decode_here(
+    split: Split, layout: RecordLayout, opts: DecodeOptions, framing: Framing
+) -> DecodedBatch:
+    """A split decoded in this process, as one batch (what a worker would hand back)."""
     span = (split.start, split.end, split.first_record)
     batches = [
         decode_records(chunk, layout, opts)
         for chunk in read_records(split.url, framing, layout.size, span=span)
     ]
-    table = pa.concat_tables(b.table for b in batches)
     errors: dict[int, list[dict]] = {}
+    offsets: dict[int, int] = {}
     rows = 0
     for b in batches:
         errors.update((rows + i, e) for i, e in b.errors.items())
+        offsets.update((rows + i, o) for i, o in b.error_offsets.items())
         rows += b.table.num_rows
-    action = write_data_file(table, table_uri, split.first_record)
-    return DeltaSplitResult(action, table.schema, rows, errors, split.first_record)
+    table = pa.concat_tables(b.table for b in batches)
+    return DecodedBatch(table, errors, split.first_record, split.end, offsets)
 
 
 def _load(path: str) -> pa.Table:
@@ -134,14 +133,26 @@ def _discard(fut: Future) -> None:
 
 
 class DecoderPool:
-    """Worker processes that stay up between files (start-up is paid once)."""
+    """Worker processes that stay up between files (start-up is paid once).
 
-    def __init__(self, workers: int = 2) -> None:
+    `parent_decodes=True` counts the calling process as one of the `workers`: it decodes
+    every n-th split itself (no IPC for those) while the others are in flight, instead of
+    idling between the batches it consumes. That is the better use of the cores when the
+    consumer is light (building DataFrames); with a heavy consumer (writing Parquet) keep
+    the default and let the parent consume only."""
+
+    def __init__(self, workers: int = 2, parent_decodes: bool = False) -> None:
         self.workers = workers
-        self._pool = ProcessPoolExecutor(
-            workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=reuse_freed_memory,
+        self.parent_decodes = parent_decodes
+        processes = workers - 1 if parent_decodes else workers
+        self._pool = (
+            ProcessPoolExecutor(
+                processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=reuse_freed_memory,
+            )
+            if processes > 0
+            else None
         )
 
     def decode(
@@ -158,25 +169,40 @@ class DecoderPool:
 
         `views=True` gives text columns as string views (for polars consumers)."""
         splits = plan_splits(url, framing, layout.size, split_bytes, self.workers)
-        window: deque[Future] = deque()
+        window: deque[Future | Split] = deque()
         consumed: list[str] = []
+        local_opts = replace(opts, text_views=True) if views else opts
+
+        def take() -> DecodedBatch:
+            head = window.popleft()
+            if isinstance(head, Split):  # the parent's own share
+                batch = _decode_here(head, layout, local_opts, framing)
+                if strict:
+                    check_strict(url, batch)
+                return batch
+            return self._take(url, head, strict, consumed)
+
         try:
-            for split in splits:
-                window.append(
-                    self._pool.submit(
-                        decode_split, split, layout, opts, framing, views, consumed[:]
+            for n, split in enumerate(splits):
+                if self._pool is None or (self.parent_decodes and n % self.workers == 0):
+                    window.append(split)
+                else:
+                    window.append(
+                        self._pool.submit(
+                            decode_split, split, layout, opts, framing, views, consumed[:]
+                        )
                     )
-                )
-                consumed.clear()
+                    consumed.clear()
                 if len(window) < self.workers * IN_FLIGHT_PER_WORKER:
                     continue
-                yield self._take(url, window.popleft(), strict, consumed)
+                yield take()
             while window:
-                yield self._take(url, window.popleft(), strict, consumed)
+                yield take()
         finally:
             # a consumer that stops early must not leave decoded splits in shared memory
             for fut in window:
-                _discard(fut)
+                if not isinstance(fut, Split):
+                    _discard(fut)
             _unlink(consumed)
 
     def decode_to_delta(
@@ -191,13 +217,17 @@ class DecoderPool:
     ) -> tuple[int, dict[int, list[dict]]]:
         """Decode the file into the Delta table at `table_uri` in one commit; returns
         (rows written, record number → error entries of the values that did not decode)."""
-        futures = [
-            self._pool.submit(decode_split_to_delta, s, layout, opts, framing, table_uri)
-            for s in plan_splits(url, framing, layout.size, split_bytes, self.workers)
-        ]
         from pipelines.decoding.delta_sink import commit
 
-        results: list[DeltaSplitResult] = [f.result() for f in futures]
+        splits = list(plan_splits(url, framing, layout.size, split_bytes, self.workers))
+        if self._pool is None:
+            results = [decode_split_to_delta(s, layout, opts, framing, table_uri) for s in splits]
+        else:
+            futures = [
+                self._pool.submit(decode_split_to_delta, s, layout, opts, framing, table_uri)
+                for s in splits
+            ]
+            results = [f.result() for f in futures]
         if not results:
             return 0, {}
         commit(table_uri, results[0].schema, [r.action for r in results], mode)
@@ -224,7 +254,7 @@ class DecoderPool:
     def peak_rss(self) -> int:
         """The largest peak resident size (bytes) of the live workers (Linux; else 0)."""
         peak = 0
-        for pid in list(getattr(self._pool, "_processes", None) or {}):
+        for pid in list(getattr(self._pool, "_processes", None) or {}) if self._pool else []:
             try:
                 with open(f"/proc/{pid}/status") as fh:
                     for line in fh:
@@ -235,7 +265,8 @@ class DecoderPool:
         return peak
 
     def close(self) -> None:
-        self._pool.shutdown(cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
 
     def __enter__(self) -> DecoderPool:
         return self
