@@ -264,6 +264,11 @@ def publish(obj: Context) -> None:
 
     for table, n in publish_gold(obj.lake).items():
         console.print(f"gold/{table}: {n:,} rows")
+    masked = _analyst_database(obj)
+    console.print(
+        f"analyst.duckdb: {sum(masked.values())} personal columns pseudonymised in "
+        f"{len(masked)} tables"
+    )
 
 
 @cli.command()
@@ -291,6 +296,7 @@ def run(obj: Context, customers: int | None) -> None:
         log.warning("dbt_test_warning", detail=w)
     _phase("build", started)
     publish_gold(obj.lake)
+    _analyst_database(obj)
     _phase("publish", started)
     seconds = time.monotonic() - started
     figures = print_summary(
@@ -997,18 +1003,46 @@ def decode(
     )
 
 
+def _analyst_database(obj: Context) -> dict[str, int]:
+    """The analysts' copy of the warehouse, personal columns pseudonymised."""
+    from pipelines.compliance.pseudonyms import build_analyst_database, pseudonym_key
+
+    key = obj.settings.pseudonym_key
+    return build_analyst_database(obj.lake, pseudonym_key(key.get_secret_value() if key else None))
+
+
 @cli.command()
 @click.argument("query")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
+@click.option(
+    "--role",
+    type=click.Choice(["analyst", "finance"]),
+    default="analyst",
+    show_default=True,
+    help="analyst: personal columns pseudonymised; finance: the restricted warehouse.",
+)
 @click.pass_obj
-def sql(obj: Context, query: str, fmt: str) -> None:
-    """Run a read-only SQL query on the warehouse."""
+def sql(obj: Context, query: str, fmt: str, role: str) -> None:
+    """Run a read-only SQL query (analysts see pseudonyms, finance the clear values)."""
+    import hashlib
+
+    from pipelines.audit import AuditLog, local_actor
     from pipelines.warehouse import connect
 
+    path = obj.lake.warehouse if role == "finance" else obj.lake.root / "analyst.duckdb"
     try:
-        con = connect(obj.lake.warehouse, read_only=True)
+        con = connect(path, read_only=True)
     except FileNotFoundError as exc:
         raise click.ClickException(str(exc)) from exc
+    if obj.lake.audit.parent.exists():
+        AuditLog(obj.lake).record(
+            local_actor(),
+            "sql_query",
+            "ok",
+            target=role,
+            run_id=obj.run_id,
+            query_sha256=hashlib.sha256(query.encode()).hexdigest()[:16],
+        )
     try:
         cur = con.execute(query)
         if cur.description is None:

@@ -48,6 +48,11 @@ class Settings(BaseSettings):
         description="CRM properties requested and landed per object type (default: "
         "pipelines/sources/crm/settings.py); nothing else leaves the CRM.",
     )
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the HMAC pseudonyms analysts see (default: a key file outside "
+        "the lake, ~/.config/ledgerbridge/pseudonym.key).",
+    )
     demo_customers: int = Field(default=3000, description="Customers the demo generates.")
     demo_seed: int = Field(default=42, description="Seed of the demo generator.")
     log_level: str = Field(default="INFO")

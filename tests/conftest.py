@@ -14,6 +14,9 @@ from hypothesis import settings
 # Timing is not what these properties test: the first call may include compiling the numba
 # kernel, and the machine is shared and noisy.
 settings.register_profile("ledgerbridge", deadline=None)
+# the pseudonym key comes from configuration; tests must not create a key file in $HOME
+PSEUDONYM_KEY = "test-pseudonym-key-not-for-production"
+os.environ.setdefault("LEDGERBRIDGE_PSEUDONYM_KEY", PSEUDONYM_KEY)
 settings.load_profile("ledgerbridge")
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,0 +1,101 @@
+"""What analysts see: the warehouse with every personal column replaced by a keyed pseudonym.
+
+`<lake>/analyst.duckdb` holds the staging and mart tables of the warehouse; the columns the
+dbt YAML tags `meta: {category: personal}` hold `p_` + the first 20 hex digits of
+HMAC-SHA256(key, value) instead of the value. Equal values give equal pseudonyms, so
+analysts can still count and join; without the key nobody can go back. The clear values
+stay in the warehouse (the restricted, finance-role database). The key comes from
+configuration (`LEDGERBRIDGE_PSEUDONYM_KEY`), else from a key file outside the lake
+(`~/.config/ledgerbridge/pseudonym.key`, created once, mode 0600); it never enters the lake
+or the logs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from pathlib import Path
+
+import pyarrow as pa
+from duckdb import sqltypes
+
+from pipelines.lake import Lake
+
+KEY_FILE = Path.home() / ".config" / "ledgerbridge" / "pseudonym.key"
+
+
+def pseudonym_key(configured: str | None) -> bytes:
+    if configured:
+        return configured.encode()
+    if not KEY_FILE.exists():
+        KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+    return KEY_FILE.read_text().strip().encode()
+
+
+def pseudonym(key: bytes, value: str | None) -> str | None:
+    if value is None:
+        return None
+    return "p_" + hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:20]
+
+
+def personal_columns(lake: Lake) -> dict[tuple[str, str], list[str]]:
+    """(schema, table) → columns tagged personal in the dbt YAML (from dbt's manifest)."""
+    manifest = lake.state / "dbt" / "target" / "manifest.json"
+    nodes = json.loads(manifest.read_text())["nodes"].values()
+    out: dict[tuple[str, str], list[str]] = {}
+    for node in nodes:
+        if node.get("resource_type") != "model":
+            continue
+        cols = [
+            name
+            for name, col in node.get("columns", {}).items()
+            if (col.get("meta") or {}).get("category") == "personal"
+        ]
+        if cols:
+            out[(node["schema"], node["alias"] or node["name"])] = cols
+    return out
+
+
+def build_analyst_database(lake: Lake, key: bytes) -> dict[str, int]:
+    """Rewrite `<lake>/analyst.duckdb` from the warehouse; returns masked columns per table."""
+    from pipelines.warehouse import connect
+
+    masked = personal_columns(lake)
+    target = lake.root / "analyst.duckdb"
+    tmp = target.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+
+    def mask(values: pa.Array) -> pa.Array:
+        return pa.array([pseudonym(key, v) for v in values.to_pylist()], pa.string())
+
+    con = connect(tmp)
+    report: dict[str, int] = {}
+    try:
+        con.create_function(
+            "lb_pseudonym", mask, [sqltypes.VARCHAR], sqltypes.VARCHAR, type="arrow"
+        )
+        con.execute(f"attach '{lake.warehouse}' as wh (read_only)")
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_catalog = 'wh' and table_type = 'BASE TABLE' "
+            "and table_schema in ('staging', 'marts', 'reference')"
+        ).fetchall()
+        for schema, name in tables:
+            con.execute(f"create schema if not exists {schema}")
+            cols = masked.get((schema, name), [])
+            replace = ", ".join(f'lb_pseudonym("{c}"::varchar) as "{c}"' for c in cols)
+            select = f"* replace ({replace})" if cols else "*"
+            con.execute(f"create table {schema}.{name} as select {select} from wh.{schema}.{name}")
+            if cols:
+                report[f"{schema}.{name}"] = len(cols)
+        con.execute("detach wh")
+    finally:
+        con.close()
+    tmp.replace(target)
+    return report
