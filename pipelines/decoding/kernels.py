@@ -198,6 +198,40 @@ def dates(values: np.ndarray, fmt: str, pivot: int = 50) -> tuple[np.ndarray, ..
     return days.astype(np.int32), zero, bad
 
 
+@njit(cache=True, inline="always")
+def _encode_trimmed(  # pragma: no cover - compiled
+    records: np.ndarray,
+    i: int,
+    offset: int,
+    width: int,
+    utf8: np.ndarray,
+    utf8_len: np.ndarray,
+    is_space: np.ndarray,
+    trim_left: bool,
+    trim_right: bool,
+    data: np.ndarray,
+    pos: int,
+) -> int:
+    """Record i's field, trimmed, as UTF-8 into data[pos:]; returns the new end."""
+    start = offset
+    end = offset + width
+    if trim_right:
+        while end > start and is_space[records[i, end - 1]]:
+            end -= 1
+    if trim_left:
+        while start < end and is_space[records[i, start]]:
+            start += 1
+    for j in range(start, end):
+        b = records[i, j]
+        size = utf8_len[b]
+        data[pos] = utf8[b, 0]
+        if size > 1:
+            for k in range(1, size):
+                data[pos + k] = utf8[b, k]
+        pos += size
+    return pos
+
+
 @njit(cache=True, nogil=True)
 def text_to_utf8(  # pragma: no cover - compiled
     records: np.ndarray,
@@ -215,22 +249,9 @@ def text_to_utf8(  # pragma: no cover - compiled
     pos = 0
     offsets[0] = 0
     for i in range(records.shape[0]):
-        start = offset
-        end = offset + width
-        if trim_right:
-            while end > start and is_space[records[i, end - 1]]:
-                end -= 1
-        if trim_left:
-            while start < end and is_space[records[i, start]]:
-                start += 1
-        for j in range(start, end):
-            b = records[i, j]
-            size = utf8_len[b]
-            data[pos] = utf8[b, 0]
-            if size > 1:
-                for k in range(1, size):
-                    data[pos + k] = utf8[b, k]
-            pos += size
+        pos = _encode_trimmed(
+            records, i, offset, width, utf8, utf8_len, is_space, trim_left, trim_right, data, pos
+        )
         offsets[i + 1] = pos
     return pos
 
@@ -255,23 +276,10 @@ def text_to_views(  # pragma: no cover - compiled
     polars takes the views as they are."""
     pos = 0
     for i in range(records.shape[0]):
-        start = offset
-        end = offset + width
-        if trim_right:
-            while end > start and is_space[records[i, end - 1]]:
-                end -= 1
-        if trim_left:
-            while start < end and is_space[records[i, start]]:
-                start += 1
         begin = pos
-        for j in range(start, end):
-            b = records[i, j]
-            size = utf8_len[b]
-            data[pos] = utf8[b, 0]
-            if size > 1:
-                for k in range(1, size):
-                    data[pos + k] = utf8[b, k]
-            pos += size
+        pos = _encode_trimmed(
+            records, i, offset, width, utf8, utf8_len, is_space, trim_left, trim_right, data, pos
+        )
         length = pos - begin
         views[i, 0] = length & 0xFF
         views[i, 1] = (length >> 8) & 0xFF

@@ -58,6 +58,13 @@ def decode_text(
     return arr.cast(pa.string())
 
 
+def _check_policies(trim: str, controls: str) -> None:
+    if trim not in ("right", "left", "both", "none"):
+        raise ValueError(f"unknown trimming policy {trim!r}: none, left, right or both")
+    if controls not in ("space", "keep"):
+        raise ValueError(f"unknown control-byte policy {controls!r}: space or keep")
+
+
 @lru_cache
 def _utf8_tables(codepage: str, controls: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per byte: its UTF-8 encoding (≤ 3 bytes for single-byte code pages), length, and
@@ -87,10 +94,7 @@ def decode_text_compiled(
     controls: str = "space",
 ) -> pa.StringArray:
     """`decode_text` for single-byte code pages in one compiled pass over the records."""
-    if trim not in ("right", "left", "both", "none"):
-        raise ValueError(f"unknown trimming policy {trim!r}: none, left, right or both")
-    if controls not in ("space", "keep"):
-        raise ValueError(f"unknown control-byte policy {controls!r}: space or keep")
+    _check_policies(trim, controls)
     utf8, length, is_space = _utf8_tables(codepage, controls)
     n = records.shape[0]
     capacity = n * width * int(length.max(initial=1))
@@ -126,10 +130,7 @@ def decode_text_views(
     controls: str = "space",
 ) -> pa.Array:
     """`decode_text_compiled` producing Arrow string views (see kernels.text_to_views)."""
-    if trim not in ("right", "left", "both", "none"):
-        raise ValueError(f"unknown trimming policy {trim!r}: none, left, right or both")
-    if controls not in ("space", "keep"):
-        raise ValueError(f"unknown control-byte policy {controls!r}: space or keep")
+    _check_policies(trim, controls)
     utf8, length, is_space = _utf8_tables(codepage, controls)
     n = records.shape[0]
     capacity = n * width * int(length.max(initial=1))
