@@ -191,6 +191,7 @@ def _extract(obj: Context, what: str, strict: bool = False, allow_schema_change:
                     obj.settings.crm_properties,
                     allow_schema_change,
                     obj.run_id,
+                    _suppression_key(obj),
                 )
             except (ExtractFailed, ValueError) as exc:
                 raise click.ClickException(str(exc)) from exc
@@ -515,6 +516,52 @@ def dsar(obj: Context, email: str | None, customer: int | None, out: Path | None
             f"{out}: {len(report['items'])} locations, "
             f"{sum(len(i['records']) for i in report['items']):,} records"
         )
+
+
+def _suppression_key(obj: Context) -> bytes:
+    """The key of the suppression list's hashes (the pseudonym key), when a list exists."""
+    if not (obj.lake.ops / "suppression.json").exists():
+        return b""
+    from pipelines.compliance.pseudonyms import pseudonym_key
+
+    key = obj.settings.pseudonym_key
+    return pseudonym_key(key.get_secret_value() if key else None)
+
+
+@cli.command()
+@click.option("--email", required=True, help="The person's e-mail address.")
+@click.option("--reason", default="erasure request (GDPR Art. 17)", show_default=True)
+@click.option("--erase-in-crm", is_flag=True, help="Also call the CRM's GDPR delete.")
+@click.pass_obj
+def suppress(obj: Context, email: str, reason: str, erase_in_crm: bool) -> None:
+    """Put a person on the suppression list: CRM extracts never land them again."""
+    import hashlib
+
+    from pipelines.audit import AuditLog, local_actor
+    from pipelines.compliance.pseudonyms import pseudonym_key
+    from pipelines.compliance.suppression import suppress as add_to_list
+
+    key = obj.settings.pseudonym_key
+    added = add_to_list(
+        obj.lake, pseudonym_key(key.get_secret_value() if key else None), email, reason
+    )
+    erased = None
+    if erase_in_crm:
+        from pipelines.crm.hubspot import HubSpotConnector
+
+        with ExitStack() as stack:
+            url, token = _crm_endpoint(obj, stack)
+            erased = HubSpotConnector(url, token).erase_contact(email)
+    who = "email sha256:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:16]
+    AuditLog(obj.lake).record(
+        local_actor(), "suppress", "ok", target=who, run_id=obj.run_id,
+        added=added, erased_in_crm=erased, reason=reason,
+    )  # fmt: skip
+    console.print(
+        ("added to" if added else "already on")
+        + " the suppression list"
+        + ("" if erased is None else f"; CRM contact {'erased' if erased else 'not found'}")
+    )
 
 
 @cli.group()

@@ -109,6 +109,7 @@ def extract_crm(
     properties: dict[str, list[str]] | None = None,
     allow_schema_change: bool = False,
     run_id: str = "",
+    suppression_key: bytes = b"",
 ) -> ExtractResult:
     """Land CRM changes; report the CRM's property additions and removals first."""
     from dlt.common.schema.exceptions import DataValidationError
@@ -124,7 +125,12 @@ def extract_crm(
     for change in result.crm_schema_changes:
         log.warning("crm_schema_change", **vars(change))
     pipeline = _pipeline(lake, "crm")
-    source = connector.extract_source(landed, allow_schema_change)
+    from pipelines.compliance.suppression import suppressed
+
+    blocked = frozenset(suppressed(lake))
+    source = connector.extract_source(
+        landed, allow_schema_change, blocked, suppression_key if blocked else b""
+    )
     try:
         info = pipeline.run(source)
     except PipelineStepFailed as exc:

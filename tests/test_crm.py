@@ -285,3 +285,31 @@ def test_killed_mid_paging_the_next_run_loses_and_duplicates_nothing(tmp_path: P
         .to_pylist()
     )
     assert titles.count("Leitung Einkauf") >= 40
+
+
+def test_a_suppressed_person_never_lands_again_and_the_crm_erases_them(tmp_path: Path) -> None:
+    from pipelines.compliance.suppression import suppress
+    from pipelines.crm.hubspot import HubSpotConnector
+    from pipelines.crm_sandbox.store import CrmStore
+
+    lake = Lake.from_url(str(tmp_path / "lake"))
+    generate_demo(lake, customers=60, seed=13, as_of=date(2026, 10, 30))
+    store = CrmStore(lake.crm_sandbox_db)
+    person = store.page("contacts", 0, 1, False)[0]
+    store.close()
+    email = person["properties"]["email"]
+    key = b"suppression-test-key"
+    assert suppress(lake, key, email.upper(), "test") and not suppress(lake, key, email, "x")
+    assert email not in (lake.ops / "suppression.json").read_text()  # hashes only
+    with SandboxServer(lake.crm_sandbox_db, TOKEN) as server:
+        extract_crm(lake, server.base_url, TOKEN, suppression_key=key)
+        landed = _bronze(lake, "contacts")
+        assert person["id"] not in landed and len(landed) > 10
+        connector = HubSpotConnector(server.base_url, TOKEN)
+        assert connector.erase_contact(email) is True
+        assert connector.erase_contact(email) is False  # gone for good, not archived
+    store = CrmStore(lake.crm_sandbox_db)
+    assert store.get("contacts", person["id"]) is None
+    assert store.get("contacts", person["id"], archived=True) is None
+    assert store.associations("contacts", [person["id"]], "companies") == {}
+    store.close()

@@ -53,9 +53,14 @@ class CrmConnector(Protocol):
     batch_size: int  # records per update call
 
     def extract_source(
-        self, properties: dict[str, list[str]], allow_schema_change: bool = False
+        self,
+        properties: dict[str, list[str]],
+        allow_schema_change: bool = False,
+        suppressed: frozenset[str] = frozenset(),
+        suppression_key: bytes = b"",
     ) -> object:
-        """The dlt source landing the CRM's objects incrementally (only `properties`)."""
+        """The dlt source landing the CRM's objects incrementally (only `properties`, never
+        a contact whose e-mail is suppressed)."""
         ...
 
     def property_names(self, object_type: str) -> list[str]:
@@ -74,4 +79,8 @@ class CrmConnector(Protocol):
 
     def deal_stages(self) -> list[DealStage]:
         """Every stage of every deal pipeline, with its win probability."""
+        ...
+
+    def erase_contact(self, email: str) -> bool:
+        """The CRM's own erasure of a person (GDPR Art. 17); False if unknown there."""
         ...

@@ -43,7 +43,11 @@ class HubSpotConnector:
         return f"HubSpotConnector({self.base_url!r})"
 
     def extract_source(
-        self, properties: dict[str, list[str]], allow_schema_change: bool = False
+        self,
+        properties: dict[str, list[str]],
+        allow_schema_change: bool = False,
+        suppressed: frozenset[str] = frozenset(),
+        suppression_key: bytes = b"",
     ) -> object:
         from pipelines.sources.crm import crm_source
 
@@ -52,6 +56,8 @@ class HubSpotConnector:
             token=self._token,
             properties=properties,
             allow_schema_change=allow_schema_change,
+            suppressed=suppressed,
+            suppression_key=suppression_key,
         )
 
     def _get(self, path: str) -> dict:
@@ -120,6 +126,17 @@ class HubSpotConnector:
         # the whole batch was refused (validation, permissions): every record carries why
         reason = _message(resp)
         return [UpdateOutcome(u.object_id, False, reason) for u in updates]
+
+    def erase_contact(self, email: str) -> bool:
+        """GDPR delete of the contact with this e-mail; False if the CRM has none."""
+        resp = self._client.post(
+            "/crm/v3/objects/contacts/gdpr-delete", json={"objectId": email, "idProperty": "email"}
+        )
+        if resp.status_code == 404:
+            return False
+        if resp.status_code != 204:
+            raise CrmRequestError(f"POST gdpr-delete: {_message(resp)}")
+        return True
 
     def deal_stages(self) -> list[DealStage]:
         return [

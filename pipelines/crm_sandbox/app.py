@@ -16,7 +16,7 @@ from collections import deque
 from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from pipelines.crm_sandbox import portal
 from pipelines.crm_sandbox.store import LAST_MODIFIED, OBJECT_TYPES, CrmStore, now_iso
@@ -243,6 +243,21 @@ def create_app(
         if offset + len(rows) < total:
             out["paging"] = {"next": {"after": str(offset + len(rows))}}
         return out
+
+    @app.post("/crm/v3/objects/contacts/gdpr-delete")
+    async def gdpr_delete(request: Request):
+        """HubSpot's GDPR delete: by id, or by e-mail with idProperty=email; 204."""
+        body = await request.json()
+        object_id = str(body.get("objectId", ""))
+        if not object_id:
+            return _error(400, "objectId is required", "VALIDATION_ERROR")
+        if body.get("idProperty") == "email":
+            found = store.find_by_property("contacts", "email", object_id)
+        else:
+            found = int(object_id) if object_id.isdigit() else None
+        if found is None or not store.erase("contacts", found):
+            return _error(404, "Object not found", "OBJECT_NOT_FOUND")
+        return Response(status_code=204)
 
     @app.post("/crm/v3/objects/{object_type}/batch/update")
     async def batch_update(object_type: str, request: Request):

@@ -113,6 +113,31 @@ class CrmStore:
             )
         return cur.rowcount == 1
 
+    def erase(self, object_type: str, object_id: int) -> bool:
+        """GDPR delete: the object and its associations are gone for good (not archived)."""
+        with self._lock:
+            self._db.execute("begin")
+            cur = self._db.execute(
+                "delete from objects where object_type=? and id=?", (object_type, object_id)
+            )
+            self._db.execute(
+                "delete from associations where (from_type=? and from_id=?) "
+                "or (to_type=? and to_id=?)",
+                (object_type, object_id, object_type, object_id),
+            )
+            self._db.execute("commit")
+        return cur.rowcount == 1
+
+    def find_by_property(self, object_type: str, name: str, value: str) -> int | None:
+        """Id of the (live or archived) object whose property `name` equals `value`."""
+        with self._lock:
+            row = self._db.execute(
+                "select id from objects where object_type=? "
+                "and lower(json_extract(properties, '$.' || ?)) = lower(?) limit 1",
+                (object_type, name, value),
+            ).fetchone()
+        return row[0] if row else None
+
     def put_property_definition(self, object_type: str, definition: dict) -> bool:
         """Store a property definition; False if one of that name exists."""
         with self._lock:

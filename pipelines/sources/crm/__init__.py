@@ -67,12 +67,25 @@ def crm_source(  # noqa: ANN201
     token: str = dlt.secrets.value,
     properties: dict[str, list[str]] | None = None,
     allow_schema_change: bool = False,
+    suppressed: frozenset[str] = frozenset(),
+    suppression_key: bytes = b"",
 ):
     """`properties`: what to request and land per object type (data minimisation). The
     landed tables' columns are frozen: a run whose configuration adds a column fails
-    unless `allow_schema_change` (a deliberate change) is given."""
+    unless `allow_schema_change` (a deliberate change) is given. `suppressed`: keyed
+    hashes (compliance/suppression.py) of e-mails whose contacts are never landed."""
     client = RESTClient(base_url=base_url, auth=BearerTokenAuth(token))
     landed = properties_to_land(properties)
+
+    def is_suppressed(row: dict) -> bool:
+        """A person on the suppression list (erased on request) never lands again."""
+        email = row.get("properties", {}).get("email")
+        if not suppressed or not email:
+            return False
+        from pipelines.compliance.suppression import token as suppression_token
+
+        return suppression_token(suppression_key, email) in suppressed
+
     contract = "evolve" if allow_schema_change else "freeze"
 
     def read_companies_of(object_type: str, ids: list[str]) -> dict[str, str | None]:
@@ -169,6 +182,8 @@ def crm_source(  # noqa: ANN201
             def add(rows: list[dict]) -> None:
                 nonlocal held_back
                 for r in rows:
+                    if is_suppressed(r):
+                        continue
                     if int(r["id"]) in sent:
                         if not r.get("archived"):
                             stamp = r["updatedAt"]
