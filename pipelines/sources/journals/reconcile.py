@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import TableNotFoundError
 
 from pipelines.lake import Lake
 from pipelines.sources.journals.apply import base_path, changes_path, load_state
@@ -54,7 +55,7 @@ def state_at(lake: Lake, journal: JournalFeed, sequence: int) -> dict[str, dict]
         changes = DeltaTable(changes_path(lake, journal.name)).to_pyarrow_table(
             filters=[("sequence", ">", baseline_seq), ("sequence", "<=", sequence)]
         )
-    except Exception:  # no change log yet
+    except TableNotFoundError:  # no change log yet
         return state
     changes = changes.sort_by("sequence")
     for r in changes.to_pylist():
@@ -141,7 +142,7 @@ def compact(lake: Lake, journal: JournalFeed) -> int:
                 filters=[("sequence", ">", baseline_seq), ("sequence", "<=", state["watermark"])]
             )
         )
-    except Exception:  # no change log yet
+    except TableNotFoundError:  # no change log yet
         changes = None
     current = base.select(image_cols)
     if changes is not None and changes.height:
