@@ -117,3 +117,79 @@ def verify(path: Path) -> Verification:
             return Verification(n, f"line {n}: content does not match its hash (entry altered)")
         prev = claimed
     return Verification(n, None)
+
+
+def _mirror_schema():
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("line", pa.int64()),
+            ("at", pa.string()),
+            ("actor", pa.string()),
+            ("action", pa.string()),
+            ("target", pa.string()),
+            ("source", pa.string()),
+            ("outcome", pa.string()),
+            ("run_id", pa.string()),
+            ("details", pa.string()),  # JSON
+            ("prev_hash", pa.string()),
+            ("hash", pa.string()),
+        ]
+    )
+
+
+def mirror_to_delta(lake: Lake) -> int:
+    """Append the entries not yet mirrored to the Delta table `<lake>/audit/audit_log`, for
+    querying with any Delta reader; returns how many. The JSON-lines file stays the
+    write path (one locked append per event); the mirror is checked by `verify_mirror`."""
+    import pyarrow as pa
+    from deltalake import DeltaTable, write_deltalake
+    from deltalake.exceptions import TableNotFoundError
+
+    log = AuditLog(lake)
+    entries = log.entries()
+    target = str(lake.audit / "audit_log")
+    try:
+        have = DeltaTable(target).to_pyarrow_table(columns=["line"])["line"].to_pylist()
+    except TableNotFoundError:
+        have = []
+    start = max(have, default=0)
+    fresh = [
+        {
+            "line": n,
+            **{k: e.get(k, "") for k in ("at", "actor", "action", "target", "source", "outcome")},
+            "run_id": e.get("run_id", ""),
+            "details": json.dumps(e.get("details", {}), sort_keys=True, ensure_ascii=False),
+            "prev_hash": e["prev_hash"],
+            "hash": e["hash"],
+        }
+        for n, e in enumerate(entries, start=1)
+        if n > start
+    ]
+    if fresh:
+        write_deltalake(target, pa.Table.from_pylist(fresh, _mirror_schema()), mode="append")
+    return len(fresh)
+
+
+def verify_mirror(lake: Lake) -> str | None:
+    """None if every mirrored row equals its line in the chained log; else the first
+    difference (a Delta row changed, removed or added outside the log)."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        rows = DeltaTable(str(lake.audit / "audit_log")).to_pyarrow_table().to_pylist()
+    except TableNotFoundError:
+        return None
+    entries = AuditLog(lake).entries()
+    lines = sorted(r["line"] for r in rows)
+    if lines != list(range(1, len(lines) + 1)):
+        return "audit_log (Delta): rows missing or duplicated"
+    for r in rows:
+        if r["line"] > len(entries) or entries[r["line"] - 1]["hash"] != r["hash"]:
+            return f"audit_log (Delta) line {r['line']}: differs from the chained log"
+        e = entries[r["line"] - 1]
+        if (r["actor"], r["action"], r["outcome"]) != (e["actor"], e["action"], e["outcome"]):
+            return f"audit_log (Delta) line {r['line']}: content altered"
+    return None

@@ -321,6 +321,9 @@ def run(obj: Context, customers: int | None) -> None:
         files=len(result.files),
         crm_rows=result.crm_rows,
     )
+    from pipelines.audit import mirror_to_delta
+
+    mirror_to_delta(obj.lake)
 
 
 @cli.command("sync-crm")
@@ -697,12 +700,15 @@ def audit() -> None:
 @click.pass_obj
 def audit_verify(obj: Context) -> None:
     """Check the hash chain: any altered or removed entry is reported by its line."""
-    from pipelines.audit import AuditLog, verify
+    from pipelines.audit import AuditLog, verify, verify_mirror
 
     result = verify(AuditLog(obj.lake).path)
     if result.problem:
         raise click.ClickException(f"audit log {AuditLog(obj.lake).path}: {result.problem}")
-    console.print(f"audit log intact: {result.entries:,} entries")
+    mirror = verify_mirror(obj.lake)
+    if mirror:
+        raise click.ClickException(mirror)
+    console.print(f"audit log intact: {result.entries:,} entries (Delta mirror consistent)")
 
 
 @cli.command()
