@@ -85,6 +85,15 @@ def _utf8_tables(codepage: str, controls: str) -> tuple[np.ndarray, np.ndarray, 
     return utf8, length, is_space
 
 
+def _prepare(
+    records: np.ndarray, width: int, codepage: str, trim: str, controls: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The kernels' byte tables, and the most UTF-8 bytes the column can take."""
+    _check_policies(trim, controls)
+    utf8, length, is_space = _utf8_tables(codepage, controls)
+    return utf8, length, is_space, records.shape[0] * width * int(length.max(initial=1))
+
+
 def decode_text_compiled(
     records: np.ndarray,
     offset: int,
@@ -94,10 +103,8 @@ def decode_text_compiled(
     controls: str = "space",
 ) -> pa.StringArray:
     """`decode_text` for single-byte code pages in one compiled pass over the records."""
-    _check_policies(trim, controls)
-    utf8, length, is_space = _utf8_tables(codepage, controls)
+    utf8, length, is_space, capacity = _prepare(records, width, codepage, trim, controls)
     n = records.shape[0]
-    capacity = n * width * int(length.max(initial=1))
     # 32-bit offsets (Arrow's string type, what polars and Parquet take without a cast)
     # whenever the chunk's text cannot reach 2 GiB
     small = capacity < 2**31
@@ -130,10 +137,8 @@ def decode_text_views(
     controls: str = "space",
 ) -> pa.Array:
     """`decode_text_compiled` producing Arrow string views (see kernels.text_to_views)."""
-    _check_policies(trim, controls)
-    utf8, length, is_space = _utf8_tables(codepage, controls)
+    utf8, length, is_space, capacity = _prepare(records, width, codepage, trim, controls)
     n = records.shape[0]
-    capacity = n * width * int(length.max(initial=1))
     if capacity >= 2**31:  # view offsets are 32-bit
         return decode_text_compiled(records, offset, width, codepage, trim, controls).cast(
             pa.string_view()

@@ -45,25 +45,40 @@ class DriftReport:
     differences: list[dict]
 
 
-def state_at(lake: Lake, journal: JournalFeed, sequence: int) -> dict[str, dict]:
-    """Key → row (image columns) as the baseline plus changes up to `sequence` leave it."""
-    base = DeltaTable(base_path(lake, journal.name)).to_pyarrow_table()
-    baseline_seq = pc.max(base["baseline_sequence"]).as_py() if base.num_rows else 0
-    image_cols = [c for c in base.column_names if not c.startswith("baseline_")]
-    state = {str(r[journal.key]): r for r in base.select(image_cols).to_pylist()}
+def current_state(lake: Lake, journal: JournalFeed, sequence: int) -> pa.Table:
+    """The image columns as the baseline plus the changes up to `sequence` leave them: the
+    latest change of a record replaces its baseline row, a delete removes it."""
+    import polars as pl
+
+    base = pl.from_arrow(DeltaTable(base_path(lake, journal.name)).to_pyarrow_table())
+    baseline_seq = int(base["baseline_sequence"].max() or 0) if base.height else 0
+    image_cols = [c for c in base.columns if not c.startswith("baseline_")]
+    current = base.select(image_cols)
     try:
-        changes = DeltaTable(changes_path(lake, journal.name)).to_pyarrow_table(
-            filters=[("sequence", ">", baseline_seq), ("sequence", "<=", sequence)]
+        changes = pl.from_arrow(
+            DeltaTable(changes_path(lake, journal.name)).to_pyarrow_table(
+                filters=[("sequence", ">", baseline_seq), ("sequence", "<=", sequence)]
+            )
         )
     except TableNotFoundError:  # no change log yet
-        return state
-    changes = changes.sort_by("sequence")
-    for r in changes.to_pylist():
-        if r["operation"] == "delete":
-            state.pop(r["record_key"], None)
-        else:
-            state[r["record_key"]] = {c: r[c] for c in image_cols}
-    return state
+        return current.to_arrow()
+    if changes.height:
+        latest = changes.sort("sequence").unique("record_key", keep="last")
+        current = pl.concat(
+            [
+                current.filter(
+                    ~pl.col(journal.key).cast(pl.String).is_in(latest["record_key"].implode())
+                ),
+                latest.filter(pl.col("operation") != "delete").select(image_cols),
+            ],
+            how="vertical_relaxed",
+        )
+    return current.to_arrow()
+
+
+def state_at(lake: Lake, journal: JournalFeed, sequence: int) -> dict[str, dict]:
+    """Key → row (image columns) at journal `sequence` (see current_state)."""
+    return {str(r[journal.key]): r for r in current_state(lake, journal, sequence).to_pylist()}
 
 
 def _latest_extract(lake: Lake, journal: JournalFeed, extract_date: str | None) -> tuple[str, dict]:
@@ -130,36 +145,11 @@ def compact(lake: Lake, journal: JournalFeed) -> int:
 
     A full rewrite, so it runs after applying (and can be scheduled less often); applying
     itself only appends to the change log."""
-    import polars as pl
-
-    state = load_state(lake, journal.name)
-    base = pl.from_arrow(DeltaTable(base_path(lake, journal.name)).to_pyarrow_table())
-    baseline_seq = int(base["baseline_sequence"].max() or 0) if base.height else 0
-    image_cols = [c for c in base.columns if not c.startswith("baseline_")]
-    try:
-        changes = pl.from_arrow(
-            DeltaTable(changes_path(lake, journal.name)).to_pyarrow_table(
-                filters=[("sequence", ">", baseline_seq), ("sequence", "<=", state["watermark"])]
-            )
-        )
-    except TableNotFoundError:  # no change log yet
-        changes = None
-    current = base.select(image_cols)
-    if changes is not None and changes.height:
-        latest = changes.sort("sequence").unique("record_key", keep="last")
-        current = pl.concat(
-            [
-                current.filter(
-                    ~pl.col(journal.key).cast(pl.String).is_in(latest["record_key"].implode())
-                ),
-                latest.filter(pl.col("operation") != "delete").select(image_cols),
-            ],
-            how="vertical_relaxed",
-        )
+    table = current_state(lake, journal, load_state(lake, journal.name)["watermark"])
     write_deltalake(
         str(lake.bronze / "legacy_cdc" / journal.name),
-        current.to_arrow(),
+        table,
         mode="overwrite",
         schema_mode="overwrite",
     )
-    return current.height
+    return table.num_rows
