@@ -133,13 +133,17 @@ def test_splits_tile_the_file_on_record_boundaries(
     )
     framing = Framing(record_format=record_format)
     starts, _ = frame(path.read_bytes(), framing, 120)
-    splits = list(plan_splits(str(path), framing, 120, SPLIT))
-    assert splits[0].start == 0 and splits[-1].end == path.stat().st_size
-    assert all(a.end == b.start for a, b in itertools.pairwise(splits))
-    header = 0 if record_format == "F" else 4
-    for s in splits:  # each split starts exactly at its first record (or its block)
-        first = int(starts[s.first_record - 1]) - header
-        assert s.start == first or (record_format == "VB" and s.start == first - 4)
+    for workers in (1, 2):
+        splits = list(plan_splits(str(path), framing, 120, SPLIT, workers))
+        assert splits[0].start == 0 and splits[-1].end == path.stat().st_size
+        assert all(a.end == b.start for a, b in itertools.pairwise(splits))
+        header = 0 if record_format == "F" else 4
+        for s in splits:  # each split starts exactly at its first record (or its block)
+            first = int(starts[s.first_record - 1]) - header
+            assert s.start == first or (record_format == "VB" and s.start == first - 4)
+        sizes = [s.end - s.start for s in splits]
+        if workers == 2:  # guided: full splits first, the tail in smaller ones
+            assert sizes[-2] < sizes[0] / 2 and max(sizes) <= SPLIT + 6_000
 
 
 def test_views_carry_the_same_text(pool: DecoderPool, layout, fixed_file: Path) -> None:
@@ -173,14 +177,58 @@ def test_framing_fault_in_a_late_split_names_file_offset_and_record(
         list(pool.decode(str(fixed), layout, OPTS, Framing()))
 
 
-def test_stopping_early_leaves_no_scratch_files(
-    pool: DecoderPool, layout, fixed_file: Path
-) -> None:
+def test_slots_are_reused_only_once_let_go_and_removed_at_close(layout, fixed_file: Path) -> None:
+    """A batch the consumer keeps is never overwritten by a later split; batches let go
+    hand their slot on (the ring stays small); a consumer stopping early leaves nothing
+    in flight; closing the pool removes every slot file."""
     before = set(Path(_scratch_dir()).glob("ledgerbridge-*.arrow"))
-    parts = pool.decode(str(fixed_file), layout, OPTS, Framing(), split_bytes=SPLIT)
-    next(parts)
-    parts.close()
+    reference = [b.table for b in decode_file(str(fixed_file), layout, OPTS, Framing())]
+    expected = pa.concat_tables(reference)
+    with DecoderPool(2) as own:
+        for _ in range(3):
+            kept: list[pa.Table] = []  # the previous round's batches are let go here
+            batches = own.decode(str(fixed_file), layout, OPTS, Framing(), split_bytes=SPLIT)
+            kept = [b.table for n, b in enumerate(batches) if n % 3 == 0]  # others dropped
+            rows = [0, *itertools.accumulate(len(t) for t in kept)]
+            assert len(kept) > 3
+        ring = set(Path(_scratch_dir()).glob("ledgerbridge-*.arrow")) - before
+        assert len(ring) <= 2 * 4 + len(kept) + 1  # the window plus what is still held
+        assert len(ring) < 3 * 3 * len(kept) - 3  # far fewer than the 3 rounds' splits
+        every = list(own.decode(str(fixed_file), layout, OPTS, Framing(), split_bytes=SPLIT))
+        assert pa.concat_tables(b.table for b in every).equals(expected)
+        parts = own.decode(str(fixed_file), layout, OPTS, Framing(), split_bytes=SPLIT)
+        next(parts)
+        parts.close()
+        # the batches held all along still hold their own records
+        for n, table in enumerate(kept):
+            first = every[3 * n].first_record - 1
+            assert table.equals(expected.slice(first, table.num_rows)), n
+        assert rows[-1] == sum(t.num_rows for t in kept)
     assert set(Path(_scratch_dir()).glob("ledgerbridge-*.arrow")) == before
+
+
+def test_worker_faults_reach_the_caller() -> None:
+    """An exception in a worker is raised in the parent at that call's turn (the workers
+    stay usable); a worker that dies is named with its exit code."""
+    import os
+
+    from pipelines.decoding.workers import InOrder, WorkerCrashedError, WorkerProcesses
+
+    workers = WorkerProcesses(2)
+    try:
+        calls = InOrder(workers)
+        calls.submit(int, "12")
+        calls.submit(int, "not a number")
+        calls.submit(int, "7")
+        assert calls.take() == 12
+        with pytest.raises(ValueError, match="not a number"):
+            calls.take()
+        assert calls.take() == 7
+        calls.submit(os._exit, 3)
+        with pytest.raises(WorkerCrashedError, match=r"exited \(code 3\)"):
+            calls.take()
+    finally:
+        workers.close()
 
 
 def test_workers_write_one_delta_commit(

@@ -2,39 +2,44 @@
 (file, byte range) split on record boundaries (splits.py), any record format.
 
 The split is the unit of work so the same function can run on a distributed engine later.
-Workers write Arrow IPC files to shared memory, which the parent maps without copying;
-results come back in file order, with at most two splits per worker in flight so memory
-stays bounded for files of any size.
+Workers write Arrow IPC into a ring of shared-memory slots that both sides keep mapped,
+so the decoded columns cross the process boundary without pickling and, after a slot's
+first use, without page faults; results come back in file order, with a few splits per
+worker in flight so memory stays bounded for files of any size.
 """
 
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
+import functools
+import mmap
 import os
+import pickle
 import tempfile
+import weakref
 from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from pipelines.copybook.model import RecordLayout
 from pipelines.decoding.decode_file import DecodedBatch, check_strict, decode_records
 from pipelines.decoding.framing import Framing
-from pipelines.decoding.memory import reuse_freed_memory
 from pipelines.decoding.reader import read_records
 from pipelines.decoding.records import DecodeOptions
 from pipelines.decoding.splits import SPLIT_BYTES, Split, plan_splits
+from pipelines.decoding.workers import InOrder, WorkerProcesses
 
 IN_FLIGHT_PER_WORKER = 4
 
 
 @dataclass(frozen=True)
 class SplitResult:
-    path: str  # Arrow IPC file in shared memory
+    slot: str  # the shared-memory slot holding the split as an Arrow IPC file
+    nbytes: int
     errors: dict[int, list[dict]]
     error_offsets: dict[int, int]
     first_record: int
@@ -46,36 +51,105 @@ def _scratch_dir() -> str:
     return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else tempfile.gettempdir()
 
 
-def _unlink(paths: list[str]) -> None:
-    for path in paths:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+# worker side: slot path → (mapping, size); lives as long as the worker process
+_worker_slots: dict[str, mmap.mmap] = {}
 
 
-def decode_split(
-    split: Split,
-    layout: RecordLayout,
-    opts: DecodeOptions,
-    framing: Framing,
-    views: bool,
-    consumed: list[str] | None = None,
-) -> SplitResult:
-    """One split → an Arrow IPC file in shared memory (runs in a worker).
+def _slot_for_writing(path: str, nbytes: int) -> mmap.mmap:
+    """The worker's mapping of a slot, grown when a split needs more room.
 
-    The parent memory-maps it: the decoded columns cross the process boundary without
-    being pickled or copied through a pipe; only the (few) error entries are pickled.
-    `consumed` are earlier results the parent has handed on: the worker unlinks them, so
-    freeing their pages is the workers' (parallel) work, not the parent's. A consumer still
-    holding one keeps its mapping; the pages go when it lets go."""
-    _unlink(consumed or [])
+    Kept between splits: writing into pages that are already mapped is a plain copy,
+    where a fresh file for every split cost a page fault and a zeroed page per 4 KiB
+    (a quarter of a worker's time on a 120-byte-record file)."""
+    mapping = _worker_slots.get(path)
+    if mapping is not None and len(mapping) >= nbytes:
+        return mapping
+    if mapping is not None:
+        mapping.close()
+    size = max(nbytes + (nbytes >> 3), 1 << 20)  # headroom: next split is rarely larger
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.ftruncate(fd, max(size, os.fstat(fd).st_size))
+        mapping = mmap.mmap(fd, os.fstat(fd).st_size)
+    finally:
+        os.close(fd)
+    _worker_slots[path] = mapping
+    return mapping
+
+
+def _job(layout: RecordLayout, opts: DecodeOptions, framing: Framing) -> bytes:
+    """What every split of a file shares, pickled once per file instead of once per split."""
+    return pickle.dumps((layout, opts, framing), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+@functools.lru_cache(maxsize=8)
+def _unpickled(job: bytes) -> tuple[RecordLayout, DecodeOptions, Framing]:
+    return pickle.loads(job)
+
+
+def decode_split(split: Split, job: bytes, views: bool, slot: str) -> SplitResult:
+    """One split → an Arrow IPC file in the shared-memory `slot` (runs in a worker).
+
+    The parent reads it in place: the decoded columns are neither pickled nor copied
+    through a pipe; only the (few) error entries are pickled."""
+    layout, opts, framing = _unpickled(job)
     if views:  # text as string views: the parent's polars takes them without converting
         opts = replace(opts, text_views=True)
     batch = _decode_here(split, layout, opts, framing)
-    fd, path = tempfile.mkstemp(prefix="ledgerbridge-", suffix=".arrow", dir=_scratch_dir())
-    os.close(fd)
-    with pa.ipc.new_file(path, batch.table.schema) as writer:
+    sizer = pa.MockOutputStream()
+    with pa.ipc.new_file(sizer, batch.table.schema) as writer:
         writer.write_table(batch.table)
-    return SplitResult(path, batch.errors, batch.error_offsets, split.first_record, split.end)
+    nbytes = sizer.size()
+    sink = pa.FixedSizeBufferWriter(pa.py_buffer(_slot_for_writing(slot, nbytes)))
+    with pa.ipc.new_file(sink, batch.table.schema) as writer:
+        writer.write_table(batch.table)
+    return SplitResult(
+        slot, nbytes, batch.errors, batch.error_offsets, split.first_record, split.end
+    )
+
+
+class _SlotRing:
+    """The parent's shared-memory slots: handed to workers when free, read in place.
+
+    A slot is free again once nothing refers to the table read from it — the consumer may
+    keep a batch as long as it likes; the ring then grows by another slot."""
+
+    def __init__(self) -> None:
+        self._free: deque[str] = deque()
+        self._all: list[str] = []
+        self._maps: dict[str, mmap.mmap] = {}
+
+    def acquire(self) -> str:
+        if self._free:
+            return self._free.popleft()
+        fd, path = tempfile.mkstemp(prefix="ledgerbridge-", suffix=".arrow", dir=_scratch_dir())
+        os.close(fd)
+        self._all.append(path)
+        return path
+
+    def release(self, path: str) -> None:
+        self._free.append(path)
+
+    def read(self, path: str, nbytes: int) -> pa.Table:
+        """The table in the slot, zero-copy; the slot is released when it is let go."""
+        mapping = self._maps.get(path)
+        if mapping is None or len(mapping) < nbytes:
+            with open(path, "rb") as fh:
+                mapping = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+            self._maps[path] = mapping  # an older, smaller mapping lives on in its views
+        view = np.frombuffer(mapping, dtype=np.uint8, count=nbytes)
+        # every Arrow buffer read below keeps `view` alive; when the last goes, so does it
+        weakref.finalize(view, self.release, path)
+        return pa.ipc.open_file(pa.py_buffer(view)).read_all()
+
+    def close(self) -> None:
+        """Remove the slot files (mappings still in use stay valid until let go)."""
+        for path in self._all:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        self._all.clear()
+        self._free.clear()
+        self._maps.clear()
 
 
 @dataclass(frozen=True)
@@ -87,12 +161,11 @@ class DeltaSplitResult:
     first_record: int
 
 
-def decode_split_to_delta(
-    split: Split, layout: RecordLayout, opts: DecodeOptions, framing: Framing, table_uri: str
-) -> DeltaSplitResult:
+def decode_split_to_delta(split: Split, job: bytes, table_uri: str) -> DeltaSplitResult:
     """One split → one uncommitted Parquet data file of the Delta table (runs in a worker)."""
     from pipelines.decoding.delta_sink import write_data_file  # deltalake: only when used
 
+    layout, opts, framing = _unpickled(job)
     batch = _decode_here(split, layout, opts, framing)
     action = write_data_file(batch.table, table_uri, split.first_record)
     return DeltaSplitResult(
@@ -120,18 +193,6 @@ def _decode_here(
     return DecodedBatch(table, errors, split.first_record, split.end, offsets)
 
 
-def _load(path: str) -> pa.Table:
-    """Map the worker's IPC file (zero-copy); the mapping stays valid after an unlink."""
-    with pa.memory_map(path) as source:
-        return pa.ipc.open_file(source).read_all()
-
-
-def _discard(fut: Future) -> None:
-    fut.cancel()
-    if not fut.cancelled() and fut.exception() is None:
-        os.unlink(fut.result().path)
-
-
 class DecoderPool:
     """Worker processes that stay up between files (start-up is paid once).
 
@@ -145,15 +206,8 @@ class DecoderPool:
         self.workers = workers
         self.parent_decodes = parent_decodes
         processes = workers - 1 if parent_decodes else workers
-        self._pool = (
-            ProcessPoolExecutor(
-                processes,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=reuse_freed_memory,
-            )
-            if processes > 0
-            else None
-        )
+        self._processes = WorkerProcesses(processes) if processes > 0 else None
+        self._ring = _SlotRing()
 
     def decode(
         self,
@@ -169,41 +223,53 @@ class DecoderPool:
 
         `views=True` gives text columns as string views (for polars consumers)."""
         splits = plan_splits(url, framing, layout.size, split_bytes, self.workers)
-        window: deque[Future | Split] = deque()
-        consumed: list[str] = []
+        window: deque[Split | str] = deque()  # the parent's own split, or a worker's slot
+        calls = InOrder(self._processes) if self._processes else None
+        job = _job(layout, opts, framing)
         local_opts = replace(opts, text_views=True) if views else opts
 
         def take() -> DecodedBatch:
             head = window.popleft()
             if isinstance(head, Split):  # the parent's own share
                 batch = _decode_here(head, layout, local_opts, framing)
-                if strict:
-                    check_strict(url, batch)
-                return batch
-            return self._take(url, head, strict, consumed)
+            else:
+                try:
+                    result: SplitResult = calls.take()  # type: ignore[union-attr]
+                except BaseException:
+                    self._ring.release(head)
+                    raise
+                batch = DecodedBatch(
+                    self._ring.read(head, result.nbytes),
+                    result.errors,
+                    result.first_record,
+                    result.end_offset,
+                    result.error_offsets,
+                )
+            if strict:
+                check_strict(url, batch)
+            return batch
 
         try:
             for n, split in enumerate(splits):
-                if self._pool is None or (self.parent_decodes and n % self.workers == 0):
+                if calls is None or (self.parent_decodes and n % self.workers == 0):
                     window.append(split)
                 else:
-                    window.append(
-                        self._pool.submit(
-                            decode_split, split, layout, opts, framing, views, consumed[:]
-                        )
-                    )
-                    consumed.clear()
+                    slot = self._ring.acquire()
+                    window.append(slot)
+                    calls.submit(decode_split, split, job, views, slot)
                 if len(window) < self.workers * IN_FLIGHT_PER_WORKER:
                     continue
                 yield take()
             while window:
                 yield take()
         finally:
-            # a consumer that stops early must not leave decoded splits in shared memory
-            for fut in window:
-                if not isinstance(fut, Split):
-                    _discard(fut)
-            _unlink(consumed)
+            # a consumer that stops early (or a fault) hands the unread splits' slots back,
+            # once the workers writing into them are done
+            if calls is not None:
+                calls.drain()
+            for head in window:
+                if not isinstance(head, Split):
+                    self._ring.release(head)
 
     def decode_to_delta(
         self,
@@ -220,14 +286,17 @@ class DecoderPool:
         from pipelines.decoding.delta_sink import commit
 
         splits = list(plan_splits(url, framing, layout.size, split_bytes, self.workers))
-        if self._pool is None:
-            results = [decode_split_to_delta(s, layout, opts, framing, table_uri) for s in splits]
+        job = _job(layout, opts, framing)
+        if self._processes is None:
+            results = [decode_split_to_delta(s, job, table_uri) for s in splits]
         else:
-            futures = [
-                self._pool.submit(decode_split_to_delta, s, layout, opts, framing, table_uri)
-                for s in splits
-            ]
-            results = [f.result() for f in futures]
+            calls = InOrder(self._processes)
+            try:
+                for s in splits:
+                    calls.submit(decode_split_to_delta, s, job, table_uri)
+                results = [calls.take() for _ in splits]
+            finally:
+                calls.drain()
         if not results:
             return 0, {}
         commit(table_uri, results[0].schema, [r.action for r in results], mode)
@@ -236,25 +305,10 @@ class DecoderPool:
         }
         return sum(r.rows for r in results), errors
 
-    @staticmethod
-    def _take(url: str, fut: Future, strict: bool, consumed: list[str]) -> DecodedBatch:
-        result: SplitResult = fut.result()
-        consumed.append(result.path)
-        batch = DecodedBatch(
-            _load(result.path),
-            result.errors,
-            result.first_record,
-            result.end_offset,
-            result.error_offsets,
-        )
-        if strict:
-            check_strict(url, batch)
-        return batch
-
     def peak_rss(self) -> int:
         """The largest peak resident size (bytes) of the live workers (Linux; else 0)."""
         peak = 0
-        for pid in list(getattr(self._pool, "_processes", None) or {}) if self._pool else []:
+        for pid in [p.pid for p in self._processes.processes] if self._processes else []:
             try:
                 with open(f"/proc/{pid}/status") as fh:
                     for line in fh:
@@ -265,8 +319,9 @@ class DecoderPool:
         return peak
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
+        if self._processes is not None:
+            self._processes.close()
+        self._ring.close()
 
     def __enter__(self) -> DecoderPool:
         return self

@@ -83,6 +83,14 @@ def _walk(
     return pos, count, False
 
 
+def _split_size(remaining: int, split_bytes: int, workers: int) -> int:
+    """The next split's size: a share of what remains, between a quarter and all of
+    `split_bytes` (one worker has nobody to wait for: always the full size)."""
+    if workers <= 1:
+        return split_bytes
+    return max(min(split_bytes, remaining // (2 * workers)), split_bytes // 4, 1)
+
+
 def plan_splits(
     url: str,
     framing: Framing,
@@ -90,39 +98,40 @@ def plan_splits(
     split_bytes: int = SPLIT_BYTES,
     workers: int = 1,
 ) -> Iterator[Split]:
-    """Splits of about `split_bytes` covering the file between its header and footer.
+    """Splits of at most `split_bytes` covering the file between its header and footer.
 
-    Their count is rounded up to a multiple of `workers`, so every worker gets the same
-    share and none idles at the end while another decodes a last split alone."""
+    Sizes are guided (as OpenMP's guided schedule): full splits while much of the file
+    remains, then ever smaller ones (down to a quarter), so the workers finish together
+    instead of one idling while another decodes a last full split alone."""
     fs, path = fsspec.core.url_to_fs(url)
     size = fs.size(path)
     start = framing.file_start_offset
     end = size - framing.file_end_offset
     if end < start:
         raise FramingError(f"{url}: file of {size} bytes is smaller than its header and footer")
-    count = -(-(end - start) // split_bytes)
-    count = -(-count // workers) * workers
-    split_bytes = max(1, -(-(end - start) // max(count, 1)))
     if framing.record_format in ("F", "FB"):
         rec, total = fixed_records(framing, record_size, start, end, url)
-        per = max(1, split_bytes // rec)
-        for i in range(0, total, per):
-            yield Split(url, start + i * rec, start + min(total, i + per) * rec, i + 1)
+        done = 0
+        while done < total:
+            per = max(1, _split_size((total - done) * rec, split_bytes, workers) // rec)
+            stop = min(total, done + per)
+            yield Split(url, start + done * rec, start + stop * rec, done + 1)
+            done = stop
         return
     header = 4 if framing.rdw_includes_header else 0
     blocked = framing.record_format == "VB"
     number = 1
-    # a V record or VB block is at most 64 KiB: a window of split + 64 KiB holds the
-    # record or block that straddles the split's nominal end
-    window = split_bytes + (64 << 10)
+    # a V record or VB block is at most 64 KiB: reading split + 64 KiB holds the record
+    # or block that straddles the split's nominal end
     with fs.open(path, "rb") as fh:
         pos = start
         while pos < end:
+            goal = _split_size(end - pos, split_bytes, workers)
             fh.seek(pos)
-            buf = np.frombuffer(fh.read(min(window, end - pos)), dtype=np.uint8)
+            buf = np.frombuffer(fh.read(min(goal + (64 << 10), end - pos)), dtype=np.uint8)
             walked, count, fault = _walk(
                 buf,
-                min(split_bytes, len(buf)),
+                min(goal, len(buf)),
                 blocked,
                 framing.rdw_big_endian,
                 header,
