@@ -172,12 +172,13 @@ def _extract(obj: Context, what: str, strict: bool = False, allow_schema_change:
     result = ExtractResult()
     if what in ("legacy", "all"):
         try:
-            result = extract_legacy(obj.lake, strict)
+            result = extract_legacy(obj.lake, strict, _restriction_key(obj))
+            _restrict_new_deliveries(obj)
         except ExtractFailed as exc:
             raise click.ClickException(str(exc)) from exc
     if what in ("journals", "all"):
         try:
-            result.journals = apply_journals(obj.lake, obj.run_id)
+            result.journals = apply_journals(obj.lake, obj.run_id, _restriction_key(obj))
         except JournalError as exc:
             raise click.ClickException(str(exc)) from exc
     if what in ("crm", "all"):
@@ -521,6 +522,28 @@ def dsar(obj: Context, email: str | None, customer: int | None, out: Path | None
         )
 
 
+def _restrict_new_deliveries(obj: Context) -> None:
+    """Landing files delivered after a restriction hold the customer's clear values again:
+    overwrite them in place (they have landed pseudonymised already)."""
+    from pipelines.compliance.landing_rewrite import rewrite_customer_records
+    from pipelines.compliance.restrictions import restricted_customers
+
+    customers = restricted_customers(obj.lake)
+    if customers:
+        for path in rewrite_customer_records(obj.lake, customers, _restriction_key(obj)):
+            log.info("landing_file_restricted", file=path)
+
+
+def _restriction_key(obj: Context) -> bytes:
+    """The pseudonym key, when customers are on the restriction register."""
+    if not (obj.lake.ops / "restrictions.json").exists():
+        return b""
+    from pipelines.compliance.pseudonyms import pseudonym_key
+
+    key = obj.settings.pseudonym_key
+    return pseudonym_key(key.get_secret_value() if key else None)
+
+
 def _suppression_key(obj: Context) -> bytes:
     """The key of the suppression list's hashes (the pseudonym key), when a list exists."""
     if not (obj.lake.ops / "suppression.json").exists():
@@ -564,6 +587,71 @@ def suppress(obj: Context, email: str, reason: str, erase_in_crm: bool) -> None:
         ("added to" if added else "already on")
         + " the suppression list"
         + ("" if erased is None else f"; CRM contact {'erased' if erased else 'not found'}")
+    )
+
+
+@cli.command()
+@click.option("--email", default=None, help="The subject's e-mail address.")
+@click.option("--customer", type=int, default=None, help="The subject's customer number.")
+@click.option("--no-crm", is_flag=True, help="Do not call the CRM's erasure endpoint.")
+@click.pass_obj
+def forget(obj: Context, email: str | None, customer: int | None, no_crm: bool) -> None:
+    """Erase a person (GDPR Art. 17): CRM data deleted everywhere, accounting records under
+    retention restricted (pseudonymised, amounts kept, erasable date registered), the CRM's
+    erasure called, the person suppressed in later extracts. Role: dpo."""
+    import hashlib
+
+    from pipelines.audit import AuditLog, local_actor, mirror_to_delta
+    from pipelines.build import build as run_build
+    from pipelines.compliance.erasure import finish
+    from pipelines.compliance.erasure import forget as erase
+    from pipelines.compliance.pseudonyms import pseudonym_key
+    from pipelines.compliance.suppression import suppress as add_to_list
+    from pipelines.publish import publish_gold
+
+    if bool(email) == bool(customer):
+        raise click.UsageError("give exactly one of --email or --customer")
+    configured = obj.settings.pseudonym_key
+    key = pseudonym_key(configured.get_secret_value() if configured else None)
+    report, subject = erase(obj.lake, key, email, customer)
+    erased_in_crm = 0
+    has_crm = bool(obj.settings.crm_base_url) or obj.lake.crm_sandbox_db.exists()
+    if not no_crm and subject.emails and has_crm:
+        from pipelines.crm.hubspot import HubSpotConnector
+
+        with ExitStack() as stack:
+            url, token = _crm_endpoint(obj, stack)
+            connector = HubSpotConnector(url, token)
+            erased_in_crm = sum(connector.erase_contact(e) for e in sorted(subject.emails))
+    for e in sorted(subject.emails):
+        add_to_list(obj.lake, key, e, "erasure request (GDPR Art. 17)")
+    # the warehouse and gold are rebuilt from the corrected bronze, then history is purged
+    run_build(obj.lake)
+
+    publish_gold(obj.lake)
+    _analyst_database(obj)
+    who = (
+        f"customer {customer}"
+        if customer
+        else "email sha256:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:16]
+    )
+    AuditLog(obj.lake).record(
+        local_actor(), "erasure", "ok", target=who, run_id=obj.run_id,
+        customers=report.customers, deleted=report.deleted, restricted=report.restricted,
+        erasable_on=report.erasable_on, erased_in_crm=erased_in_crm,
+        landing_files_rewritten=len(report.landing_files_rewritten),
+    )  # fmt: skip
+    mirror_to_delta(obj.lake)
+    finish(obj.lake, report)
+    for location, n in report.deleted.items():
+        console.print(f"deleted {n:,} rows from {location}")
+    for location, n in report.restricted.items():
+        console.print(f"restricted {n:,} rows in {location} (erasable on {report.erasable_on})")
+    console.print(
+        f"{len(report.landing_files_rewritten)} landing files rewritten; "
+        f"{report.delta_tables_purged} Delta tables purged of history; "
+        f"{report.dlt_packages_removed} dlt load packages removed; warehouse rebuilt and "
+        f"compacted; CRM contacts erased: {erased_in_crm}; suppressed: {len(subject.emails)}"
     )
 
 

@@ -29,7 +29,10 @@ class ExtractResult:
 
 
 def _pipeline(lake: Lake, source: str) -> dlt.Pipeline:
-    # dlt keeps its working state in the lake, so two lakes never share state
+    # dlt keeps its working state in the lake, so two lakes never share state; a loaded
+    # package's data files are deleted once loaded (else every row ever landed, personal
+    # data included, would stay in the working folder: minimisation, and erasure)
+    os.environ.setdefault("LOAD__DELETE_COMPLETED_JOBS", "true")
     return dlt.pipeline(
         pipeline_name=f"ledgerbridge_{source}",
         destination=dlt.destinations.filesystem(bucket_url=lake.bronze.as_uri()),
@@ -65,8 +68,17 @@ def _find_cause(exc: BaseException, kind: type[BaseException]) -> BaseException 
     return None
 
 
-def extract_legacy(lake: Lake, strict: bool = False) -> ExtractResult:
+def extract_legacy(lake: Lake, strict: bool = False, pseudonym_key: bytes = b"") -> ExtractResult:
+    """Land new legacy files; customers on the restriction register land pseudonymised
+    (with `pseudonym_key`, the key their earlier records were restricted with)."""
+    from pipelines.compliance.restrictions import restrict_batch, restricted_customers
+
     result = ExtractResult()
+    restricted = restricted_customers(lake)
+    if restricted and not pseudonym_key:
+        raise ExtractFailed(
+            "customers are on the restriction register: the pseudonym key is needed"
+        )
     done = processed_files(lake)
     files: list[LandingFile] = list_landing_files(lake.legacy_landing.as_uri())
     pipeline = _pipeline(lake, "legacy")
@@ -79,7 +91,14 @@ def extract_legacy(lake: Lake, strict: bool = False) -> ExtractResult:
             report = FileReport(file=f.name, feed=f.feed.name)
             text = (copybooks / f.feed.copybook).read_text(encoding="utf-8")
             bar.update(task, description=f"decoding {f.name}")
-            source = legacy_source(f, text, report, lambda n: bar.advance(task, n), strict)
+            restrict = (
+                (lambda t: restrict_batch(t, restricted, pseudonym_key))
+                if restricted and f.feed.name == "customers"
+                else None
+            )
+            source = legacy_source(
+                f, text, report, lambda n: bar.advance(task, n), strict, restrict
+            )
             try:
                 pipeline.run(source)
             except PipelineStepFailed as exc:
@@ -149,7 +168,7 @@ def extract_crm(
     return result
 
 
-def apply_journals(lake: Lake, run_id: str) -> list:
+def apply_journals(lake: Lake, run_id: str, pseudonym_key: bytes = b"") -> list:
     """Apply every journal that has receivers in the landing zone (after the legacy extract:
     the first apply takes the latest full extract as its baseline)."""
     from pipelines.sources.journals.apply import apply_journal
@@ -160,7 +179,7 @@ def apply_journals(lake: Lake, run_id: str) -> list:
     for journal in JOURNALS:
         if not receivers(lake, journal):
             continue
-        report = apply_journal(lake, journal, run_id)
+        report = apply_journal(lake, journal, run_id, pseudonym_key)
         if report.gap:
             log.error(
                 "journal_gap",

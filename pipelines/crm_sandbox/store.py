@@ -56,6 +56,8 @@ class CrmStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        # an erased contact's bytes are zeroed, not left in free pages
+        self._db.execute("pragma secure_delete = on")
         self._db.execute("pragma journal_mode=wal")
         self._db.execute("pragma synchronous=normal")
         self._db.executescript(_SCHEMA)

@@ -142,7 +142,9 @@ def _acknowledged(state: dict, seq: int) -> bool:
     return any(lo <= seq <= hi for lo, hi in state["acknowledged_gaps"])
 
 
-def apply_journal(lake: Lake, journal: jf.JournalFeed, run_id: str) -> ApplyReport:
+def apply_journal(
+    lake: Lake, journal: jf.JournalFeed, run_id: str, pseudonym_key: bytes = b""
+) -> ApplyReport:
     report = ApplyReport(journal.name)
     state = load_state(lake, journal.name)
     entries = read_entries(lake, journal)
@@ -223,6 +225,8 @@ def apply_journal(lake: Lake, journal: jf.JournalFeed, run_id: str) -> ApplyRepo
     _kill_point("before_append")
     if fresh:
         log = _change_rows(table, journal.name, image_cols, fresh, keys, run_id)
+        if journal.image_feed == "customers":
+            log = _restricted(lake, log, pseudonym_key)
         write_deltalake(changes_path(lake, journal.name), log, mode="append")
     report.applied = len(fresh)
     _kill_point("after_append")
@@ -236,6 +240,29 @@ def apply_journal(lake: Lake, journal: jf.JournalFeed, run_id: str) -> ApplyRepo
     _kill_point("after_state")
     report.watermark, report.gap = new_watermark, gap
     return report
+
+
+def _restricted(lake: Lake, log: pa.Table, key: bytes) -> pa.Table:
+    """Journal images of customers on the restriction register land pseudonymised, the
+    before-image included (see compliance/restrictions.py)."""
+    from pipelines.compliance.restrictions import (
+        pseudonymise_rows,
+        restrict_batch,
+        restricted_customers,
+    )
+
+    customers = restricted_customers(lake)
+    if not customers:
+        return log
+    if not key:
+        raise JournalError("customers are on the restriction register: the pseudonym key is needed")
+    log = restrict_batch(log, customers, key)
+    if "before_image" in log.column_names:
+        keys = pa.array(sorted(customers), log["cm_cust_no"].type)
+        mask = pc.fill_null(pc.is_in(log["cm_cust_no"], keys), False)
+        i = log.column_names.index("before_image")
+        log = log.set_column(i, "before_image", pseudonymise_rows(log["before_image"], key, mask))
+    return log
 
 
 def _change_rows(

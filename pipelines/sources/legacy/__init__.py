@@ -79,8 +79,12 @@ def legacy_source(  # noqa: ANN201
     report: FileReport | None = None,
     progress: Callable[[int], None] | None = None,
     strict: bool = False,
+    restrict: Callable[[pa.Table], pa.Table] | None = None,
 ):
-    """One landing file as a dlt source: its feed table, quarantine rows and a file-log row."""
+    """One landing file as a dlt source: its feed table, quarantine rows and a file-log row.
+
+    `restrict` rewrites each decoded batch before it lands (restricted customers' personal
+    fields pseudonymised, see compliance/restrictions.py)."""
     lf = LegacyFile(file.url, file.name, file.feed, copybook_text, progress, strict)
     if report is not None:
         lf.report = report
@@ -92,7 +96,7 @@ def legacy_source(  # noqa: ANN201
             for kind, table in lf.batches():
                 if kind == "data":
                     yield dlt.mark.with_hints(
-                        table,
+                        restrict(table) if restrict else table,
                         _hints(file.feed.name, file.feed.primary_key),
                         create_table_variant=True,
                     )
