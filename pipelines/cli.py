@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
@@ -653,6 +653,55 @@ def forget(obj: Context, email: str | None, customer: int | None, no_crm: bool) 
         f"{report.dlt_packages_removed} dlt load packages removed; warehouse rebuilt and "
         f"compacted; CRM contacts erased: {erased_in_crm}; suppressed: {len(subject.emails)}"
     )
+
+
+@cli.command()
+@click.option(
+    "--as-of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The day to judge retention on (default: today).",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would be purged; change nothing.")
+@click.pass_obj
+def retention(obj: Context, as_of: datetime | None, dry_run: bool) -> None:
+    """Purge what has passed its retention period: accounting records after 8 years from
+    their year's end, restricted customers on their erasable day, operational data after a
+    year, CRM records archived in the CRM. Role: dpo."""
+    from pipelines.audit import AuditLog, local_actor, mirror_to_delta
+    from pipelines.compliance.erasure import ErasureReport, finish
+    from pipelines.compliance.retention import apply_retention
+
+    day = as_of.date() if as_of else datetime.now(UTC).date()
+    report = apply_retention(obj.lake, day, dry_run)
+    verb = "would purge" if dry_run else "purged"
+    for location, n in report.purged.items():
+        console.print(f"{verb} {n:,} rows from {location}")
+    for path in report.files_removed:
+        console.print(f"{'would remove' if dry_run else 'removed'} {path}")
+    if report.customers_erased:
+        console.print(
+            f"{verb} restricted customers whose erasable day has come: "
+            + ", ".join(str(c) for c in report.customers_erased)
+        )
+    if not report.purged and not report.files_removed:
+        console.print(f"nothing has passed its retention period on {day.isoformat()}")
+    if dry_run or not (report.purged or report.files_removed):
+        return
+    from pipelines.build import build as run_build
+    from pipelines.publish import publish_gold
+
+    run_build(obj.lake)
+    publish_gold(obj.lake)
+    _analyst_database(obj)
+    AuditLog(obj.lake).record(
+        local_actor(), "retention", "ok", run_id=obj.run_id, as_of=day.isoformat(),
+        purged=report.purged, files_removed=len(report.files_removed),
+        customers_erased=report.customers_erased,
+    )  # fmt: skip
+    mirror_to_delta(obj.lake)
+    finish(obj.lake, ErasureReport())
+    console.print("warehouse and gold rebuilt; Delta history purged; warehouse compacted")
 
 
 @cli.group()
