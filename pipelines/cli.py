@@ -490,6 +490,7 @@ def api_key_list(obj: Context) -> None:
 def dsar(obj: Context, email: str | None, customer: int | None, out: Path | None) -> None:
     """Subject access export (JSON): everything held about a person or customer, with
     source, purpose, legal basis and retention of each item."""
+    _require(obj, "dpo", "dsar_export")
     import hashlib
 
     from pipelines.audit import AuditLog, local_actor
@@ -520,6 +521,20 @@ def dsar(obj: Context, email: str | None, customer: int | None, out: Path | None
             f"{out}: {len(report['items'])} locations, "
             f"{sum(len(i['records']) for i in report['items']):,} records"
         )
+
+
+def _require(obj: Context, role: str, action: str) -> None:
+    """Stop unless the local user holds `role`; a refusal is audited."""
+    from pipelines.access import AccessDenied, require
+    from pipelines.audit import AuditLog, local_actor
+
+    try:
+        require(role, obj.settings.access)
+    except AccessDenied as exc:
+        AuditLog(obj.lake).record(
+            local_actor(), action, "denied", run_id=obj.run_id, role_needed=role
+        )
+        raise click.ClickException(str(exc)) from exc
 
 
 def _restrict_new_deliveries(obj: Context) -> None:
@@ -561,6 +576,7 @@ def _suppression_key(obj: Context) -> bytes:
 @click.pass_obj
 def suppress(obj: Context, email: str, reason: str, erase_in_crm: bool) -> None:
     """Put a person on the suppression list: CRM extracts never land them again."""
+    _require(obj, "dpo", "suppress")
     import hashlib
 
     from pipelines.audit import AuditLog, local_actor
@@ -599,6 +615,7 @@ def forget(obj: Context, email: str | None, customer: int | None, no_crm: bool) 
     """Erase a person (GDPR Art. 17): CRM data deleted everywhere, accounting records under
     retention restricted (pseudonymised, amounts kept, erasable date registered), the CRM's
     erasure called, the person suppressed in later extracts. Role: dpo."""
+    _require(obj, "dpo", "erasure")
     import hashlib
 
     from pipelines.audit import AuditLog, local_actor, mirror_to_delta
@@ -668,6 +685,7 @@ def retention(obj: Context, as_of: datetime | None, dry_run: bool) -> None:
     """Purge what has passed its retention period: accounting records after 8 years from
     their year's end, restricted customers on their erasable day, operational data after a
     year, CRM records archived in the CRM. Role: dpo."""
+    _require(obj, "dpo", "retention")
     from pipelines.audit import AuditLog, local_actor, mirror_to_delta
     from pipelines.compliance.erasure import ErasureReport, finish
     from pipelines.compliance.retention import apply_retention
@@ -1219,6 +1237,7 @@ def sql(obj: Context, query: str, fmt: str, role: str) -> None:
     from pipelines.audit import AuditLog, local_actor
     from pipelines.warehouse import connect
 
+    _require(obj, role, "sql_query")
     path = obj.lake.warehouse if role == "finance" else obj.lake.root / "analyst.duckdb"
     try:
         con = connect(path, read_only=True)

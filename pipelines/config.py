@@ -53,6 +53,11 @@ class Settings(BaseSettings):
         description="Key of the HMAC pseudonyms analysts see (default: a key file outside "
         "the lake, ~/.config/ledgerbridge/pseudonym.key).",
     )
+    access: dict[str, list[str]] | None = Field(
+        default=None,
+        description="Roles (analyst, finance, crm_service, dpo) → operating-system users; "
+        "unset: the local user holds every role (a developer's own lake).",
+    )
     demo_customers: int = Field(default=3000, description="Customers the demo generates.")
     demo_seed: int = Field(default=42, description="Seed of the demo generator.")
     log_level: str = Field(default="INFO")
