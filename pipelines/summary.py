@@ -87,6 +87,13 @@ def print_summary(
             ok,
         )
     console.print(files)
+    from pipelines.contracts import undeclared_seen
+
+    for table, columns in undeclared_seen().items():
+        console.print(
+            f"[yellow]Not landed, no data contract declares them: {table}: "
+            f"{', '.join(columns)} (classify them in pipelines/contracts/)[/yellow]"
+        )
     if extract is not None:
         console.print(
             f"New legacy files this run: {len(extract.files)}, "

@@ -116,10 +116,12 @@ def export(lake: Lake, email: str | None = None, customer: int | None = None) ->
     """The subject access export as a JSON-ready dict."""
     if not email and not customer:
         raise ValueError("give an e-mail or a customer number")
+    from pipelines.contracts import data_map_tables
+
     data_map = yaml.safe_load(DATA_MAP.read_text())
     subject = resolve(lake, email, customer)
     items: list[dict] = []
-    for entry in data_map["tables"]:
+    for entry in data_map_tables():
         location = entry["location"]
         table = _table(lake, location)
         if table is None:

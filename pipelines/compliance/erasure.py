@@ -24,12 +24,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import yaml
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
-from pipelines.compliance.dsar import CUSTOMER_KEYS, DATA_MAP, Subject, resolve
-from pipelines.compliance.restrictions import pseudonymise_rows
+from pipelines.compliance.dsar import CUSTOMER_KEYS, Subject, resolve
+from pipelines.compliance.restrictions import PERSONAL_MASTER_COLUMNS, pseudonymise_rows
+from pipelines.contracts import data_map_tables
 from pipelines.lake import Lake
 
 # years a record is kept, from the end of the calendar year it belongs to (HGB § 257, AO § 147)
@@ -229,7 +229,6 @@ def forget(
     today = today or datetime.now(UTC).date()
     subject = resolve(lake, email, customer)
     report = ErasureReport(customers=sorted(subject.customers), emails=len(subject.emails))
-    data_map = yaml.safe_load(DATA_MAP.read_text())
     clear = _clear_values(lake, subject)
     # CRM: contacts of the subject's e-mails; the CRM company of a customer (a person)
     contacts = _load(lake, "bronze/crm/contacts")
@@ -249,9 +248,17 @@ def forget(
     )
     until = erasable_on(lake, subject, today)
     report.erasable_on = until.isoformat() if until else None
-    for entry in data_map["tables"]:
-        if entry["retention"] in RETENTION_YEARS and entry["personal"]:
-            n = _restrict_table(lake, entry["location"], entry["personal"], subject, key)
+    for entry in data_map_tables():
+        # the subject's own fields: the customer master's, in the feed and in the journal
+        # (not, say, the IBM i user who keyed a change)
+        columns = [
+            c
+            for c in entry["personal"]
+            if c in PERSONAL_MASTER_COLUMNS
+            or (c == "before_image" and entry["location"].startswith("bronze/legacy_cdc/cust"))
+        ]
+        if entry["retention"] in RETENTION_YEARS and columns:
+            n = _restrict_table(lake, entry["location"], columns, subject, key)
             if n:
                 report.restricted[entry["location"]] = n
     if subject.customers:

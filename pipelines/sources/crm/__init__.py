@@ -18,6 +18,7 @@ from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
 
+from pipelines.contracts import enforce
 from pipelines.sources.crm import settings
 
 ARCHIVE_SLACK = timedelta(hours=1)
@@ -198,7 +199,9 @@ def crm_source(  # noqa: ANN201
 
             def flush() -> pa.Table:
                 rows = list(buf.values())
-                table = _to_arrow(object_type, landed[object_type], rows, companies)
+                table = enforce(
+                    "crm", object_type, _to_arrow(object_type, landed[object_type], rows, companies)
+                )
                 sent.update(int(r["id"]) for r in rows)
                 buf.clear()
                 companies.clear()
@@ -265,18 +268,22 @@ def crm_source(  # noqa: ANN201
             for pipeline in resp.json()["results"]
             for stage in pipeline["stages"]
         ]
-        yield pa.Table.from_pylist(
-            rows,
-            pa.schema(
-                [
-                    ("pipeline_id", pa.string()),
-                    ("pipeline_label", pa.string()),
-                    ("stage_id", pa.string()),
-                    ("stage_label", pa.string()),
-                    ("display_order", pa.int64()),
-                    ("probability", pa.string()),
-                    ("is_closed", pa.bool_()),
-                ]
+        yield enforce(
+            "crm",
+            "deal_stages",
+            pa.Table.from_pylist(
+                rows,
+                pa.schema(
+                    [
+                        ("pipeline_id", pa.string()),
+                        ("pipeline_label", pa.string()),
+                        ("stage_id", pa.string()),
+                        ("stage_label", pa.string()),
+                        ("display_order", pa.int64()),
+                        ("probability", pa.string()),
+                        ("is_closed", pa.bool_()),
+                    ]
+                ),
             ),
         )
 

@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
+from pipelines.contracts import enforce
 from pipelines.lake import Lake
 from pipelines.sources.journals import feeds as jf
 from pipelines.sources.journals.read import HEADER, JournalError, read_entries
@@ -122,6 +123,7 @@ def rebaseline(
         "baseline_extract_date",
         pa.array([extract_date] * base.num_rows, rows["_extract_date"].type),
     ).append_column("baseline_sequence", pa.array([sequence] * base.num_rows, pa.int64()))
+    base = enforce("legacy_cdc", f"{journal.name}_base", base)
     write_deltalake(base_path(lake, journal.name), base, mode="overwrite", schema_mode="overwrite")
     state["baseline"] = {"extract_date": str(extract_date), "sequence": sequence}
     state["watermark"] = sequence
@@ -227,6 +229,7 @@ def apply_journal(
         log = _change_rows(table, journal.name, image_cols, fresh, keys, run_id)
         if journal.image_feed == "customers":
             log = _restricted(lake, log, pseudonym_key)
+        log = enforce("legacy_cdc", f"{journal.name}_changes", log)
         write_deltalake(changes_path(lake, journal.name), log, mode="append")
     report.applied = len(fresh)
     _kill_point("after_append")

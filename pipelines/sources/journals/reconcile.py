@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
+from pipelines.contracts import enforce
 from pipelines.lake import Lake
 from pipelines.sources.journals.apply import base_path, changes_path, load_state
 from pipelines.sources.journals.feeds import JournalFeed
@@ -146,6 +147,7 @@ def compact(lake: Lake, journal: JournalFeed) -> int:
     A full rewrite, so it runs after applying (and can be scheduled less often); applying
     itself only appends to the change log."""
     table = current_state(lake, journal, load_state(lake, journal.name)["watermark"])
+    table = enforce("legacy_cdc", journal.name, table)
     write_deltalake(
         str(lake.bronze / "legacy_cdc" / journal.name),
         table,

@@ -14,6 +14,7 @@ import dlt
 import fsspec
 import pyarrow as pa
 
+from pipelines.contracts import enforce
 from pipelines.sources.legacy.extract_file import FileFault, FileReport, LegacyFile
 from pipelines.sources.legacy.feeds import FEEDS, Feed
 
@@ -95,6 +96,7 @@ def legacy_source(  # noqa: ANN201
         try:
             for kind, table in lf.batches():
                 if kind == "data":
+                    table = enforce("legacy", file.feed.name, table)
                     yield dlt.mark.with_hints(
                         restrict(table) if restrict else table,
                         _hints(file.feed.name, file.feed.primary_key),
@@ -102,7 +104,7 @@ def legacy_source(  # noqa: ANN201
                     )
                 else:
                     yield dlt.mark.with_hints(
-                        table,
+                        enforce("legacy", QUARANTINE, table),
                         _hints(QUARANTINE, ("source_file", "record_number")),
                         create_table_variant=True,
                     )
@@ -111,7 +113,9 @@ def legacy_source(  # noqa: ANN201
             lf.report.reason = str(fault)
             lf.report.records_landed = lf.report.records_quarantined = 0
         yield dlt.mark.with_hints(
-            _log_row(file, lf.report), _hints(FILE_LOG, ("source_file",)), create_table_variant=True
+            enforce("legacy", FILE_LOG, _log_row(file, lf.report)),
+            _hints(FILE_LOG, ("source_file",)),
+            create_table_variant=True,
         )
 
     return legacy_file
