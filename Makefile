@@ -11,7 +11,7 @@ STAMP := $(VENV)/.synced
 RUN := $(VENV)/bin/ledgerbridge
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help setup pipelines test test-slow lint bench bench-scale clean
+.PHONY: help setup pipelines pipelines-s3 test test-slow lint bench bench-scale clean
 
 help: ## List the targets with what they do
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -29,6 +29,9 @@ setup: $(STAMP) ## Create .venv from the lock file (quick when nothing changed)
 
 pipelines: setup ## Run the main job on the embedded default lake (lake/)
 	$(RUN) run
+
+pipelines-s3: setup ## The main job on an S3 object store: a local SeaweedFS server (EU region) on loopback
+	$(VENV)/bin/python -m pipelines.s3_sandbox -- $(RUN) run
 
 test: setup ## Run the test suite (fast tests; CI's path)
 	$(VENV)/bin/pytest -q

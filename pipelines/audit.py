@@ -149,7 +149,7 @@ def mirror_to_delta(lake: Lake) -> int:
 
     log = AuditLog(lake)
     entries = log.entries()
-    target = str(lake.audit / "audit_log")
+    target = str(lake.audit_mirror)
     try:
         have = DeltaTable(target).to_pyarrow_table(columns=["line"])["line"].to_pylist()
     except TableNotFoundError:
@@ -179,7 +179,7 @@ def verify_mirror(lake: Lake) -> str | None:
     from deltalake.exceptions import TableNotFoundError
 
     try:
-        rows = DeltaTable(str(lake.audit / "audit_log")).to_pyarrow_table().to_pylist()
+        rows = DeltaTable(str(lake.audit_mirror)).to_pyarrow_table().to_pylist()
     except TableNotFoundError:
         return None
     entries = AuditLog(lake).entries()

@@ -34,7 +34,7 @@ class BuildResult:
 def dbt_env(lake: Lake) -> dict[str, str]:
     return {
         "LEDGERBRIDGE_WAREHOUSE": str(lake.warehouse),
-        "LEDGERBRIDGE_BRONZE": str(lake.bronze),
+        "LEDGERBRIDGE_BRONZE": str(lake.bronze),  # a folder or an s3:// URL
         "LEDGERBRIDGE_DUCKDB_EXTENSIONS": str(ensure_extensions()),
         "DBT_TARGET_PATH": str(lake.state / "dbt" / "target"),
         "DBT_LOG_PATH": str(lake.state / "dbt" / "logs"),

@@ -285,7 +285,10 @@ def run(obj: Context, customers: int | None) -> None:
 
     started = time.monotonic()
     obj.lake.ensure()
-    log.info("run_started", lake=str(obj.lake.root))
+    from pipelines.residency import describe
+
+    residency = describe(obj.lake.residency)
+    log.info("run_started", lake=obj.lake.url, work_dir=str(obj.lake.root), residency=residency)
     if not demo_exists(obj.lake) and not obj.settings.crm_base_url:
         _demo(obj, customers, None, None)
     result = _extract(obj, "all")
@@ -316,15 +319,19 @@ def run(obj: Context, customers: int | None) -> None:
         local_actor(),
         "pipeline_run",
         "ok",
-        target=str(obj.lake.root),
+        target=obj.lake.url,
         run_id=obj.run_id,
+        residency=residency,
         seconds=round(seconds, 1),
         files=len(result.files),
         crm_rows=result.crm_rows,
     )
     from pipelines.audit import mirror_to_delta
+    from pipelines.residency import record_on_tables
 
     mirror_to_delta(obj.lake)
+    marked = record_on_tables(obj.lake.delta_tables(), obj.lake.residency)
+    log.info("lake_residency", residency=residency, tables_marked=marked)
 
 
 @cli.command("sync-crm")

@@ -35,7 +35,7 @@ def _pipeline(lake: Lake, source: str) -> dlt.Pipeline:
     os.environ.setdefault("LOAD__DELETE_COMPLETED_JOBS", "true")
     return dlt.pipeline(
         pipeline_name=f"ledgerbridge_{source}",
-        destination=dlt.destinations.filesystem(bucket_url=lake.bronze.as_uri()),
+        destination=dlt.destinations.filesystem(bucket_url=lake.url_of(lake.bronze)),
         dataset_name=source,
         pipelines_dir=str(lake.state / "dlt"),
         progress="log" if os.environ.get("LEDGERBRIDGE_PROGRESS") == "log" else None,
@@ -80,7 +80,7 @@ def extract_legacy(lake: Lake, strict: bool = False, pseudonym_key: bytes = b"")
             "customers are on the restriction register: the pseudonym key is needed"
         )
     done = processed_files(lake)
-    files: list[LandingFile] = list_landing_files(lake.legacy_landing.as_uri())
+    files: list[LandingFile] = list_landing_files(lake.url_of(lake.legacy_landing))
     pipeline = _pipeline(lake, "legacy")
     copybooks = lake.legacy_landing / "copybooks"
     new = [f for f in files if (f.name, f.fingerprint) not in done]

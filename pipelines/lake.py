@@ -1,10 +1,20 @@
-"""The lake's layout: every path a run writes is derived from one root, so two lakes never mix."""
+"""The lake's layout: every path a run writes is derived from one root, so two lakes never mix.
+
+Two roots: `data` holds the lake proper — landing files, bronze and gold Delta tables,
+operational tables — on local disk or in an object store (`s3://bucket/prefix`, as a
+universal_pathlib path over s3fs); `root` is the compute side's own working folder (the
+DuckDB warehouse, dlt's and dbt's working state, run logs, the append-only audit log),
+always local. For a local lake the two are the same folder.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 
@@ -12,11 +22,29 @@ class LakeLocationError(ValueError):
     """The lake URL cannot be used (unsupported scheme, not a directory, …)."""
 
 
+OBJECT_STORE_SCHEMES = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss")
+
+
+def _work_dir(url: str) -> Path:
+    """The local working folder of an object-store lake (LEDGERBRIDGE_WORK_DIR overrides)."""
+    configured = os.environ.get("LEDGERBRIDGE_WORK_DIR")
+    if configured:
+        return Path(configured).expanduser().resolve()
+    digest = hashlib.sha256(url.encode()).hexdigest()[:12]
+    return Path.home() / ".cache" / "ledgerbridge" / "lakes" / digest
+
+
 @dataclass(frozen=True)
 class Lake:
-    """Paths of one lake. Local paths only for now; object stores come with the S3 work."""
+    """Paths of one lake (see the module docstring for the two roots)."""
 
     root: Path
+    data: Any = None  # Path, or upath.UPath for an object store; defaults to root
+    residency: Any = field(default=None, compare=False)  # residency.Residency when checked
+
+    def __post_init__(self) -> None:
+        if self.data is None:
+            object.__setattr__(self, "data", self.root)
 
     @classmethod
     def from_url(cls, url: str, region: str | None = None, endpoint: str | None = None) -> Lake:
@@ -30,29 +58,42 @@ class Lake:
             if path.exists() and not path.is_dir():
                 raise LakeLocationError(f"lake location {url!r} exists and is not a directory")
             return cls(path)
-        if parsed.scheme in ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"):
+        if parsed.scheme in OBJECT_STORE_SCHEMES:
             try:
                 residency = check_eu_location(url, region, endpoint)
             except ResidencyError as exc:
                 raise LakeLocationError(f"refused: {exc}") from exc
-            raise LakeLocationError(
-                f"lake location {url!r} passes the EU residency check ({residency.provider} "
-                f"{residency.region}), but object-store lakes are not supported by this build "
-                "yet: use a local path"
-            )
+            if parsed.scheme not in ("s3", "s3a"):
+                raise LakeLocationError(
+                    f"lake location {url!r} passes the EU residency check, but this build "
+                    "supports S3-compatible object stores only (s3://bucket/prefix)"
+                )
+            if not parsed.netloc:
+                raise LakeLocationError(f"lake location {url!r}: no bucket named")
+            from pipelines.object_store import s3_path
+
+            return cls(_work_dir(url), s3_path(url, region, endpoint), residency)
         raise LakeLocationError(
             f"lake location {url!r}: scheme {parsed.scheme!r} is not supported by this build "
-            "(supported: a local path or file://)"
+            "(supported: a local path, file://, s3://)"
         )
 
     @property
+    def remote(self) -> bool:
+        return not isinstance(self.data, Path)
+
+    def url_of(self, path: Any) -> str:
+        """The URL of a path of this lake, for fsspec, deltalake and dlt."""
+        return path.as_uri() if isinstance(path, Path) else str(path)
+
+    @property
     def url(self) -> str:
-        return self.root.as_uri()
+        return self.url_of(self.data)
 
     @property
     def landing(self) -> Path:
         """Where source systems drop files (legacy extracts, CRM sandbox data)."""
-        return self.root / "landing"
+        return self.data / "landing"
 
     @property
     def legacy_landing(self) -> Path:
@@ -60,16 +101,17 @@ class Lake:
 
     @property
     def crm_sandbox_db(self) -> Path:
-        return self.landing / "crm" / "sandbox.sqlite"
+        """The demo CRM's own database (SQLite needs a local file)."""
+        return self.root / "landing" / "crm" / "sandbox.sqlite"
 
     @property
     def demo_truth(self) -> Path:
         """The demo generator's record of what it put in, for tests and checks only."""
-        return self.root / "demo" / "truth.json"
+        return self.data / "demo" / "truth.json"
 
     @property
     def bronze(self) -> Path:
-        return self.root / "bronze"
+        return self.data / "bronze"
 
     @property
     def warehouse(self) -> Path:
@@ -77,7 +119,7 @@ class Lake:
 
     @property
     def gold(self) -> Path:
-        return self.root / "gold"
+        return self.data / "gold"
 
     @property
     def state(self) -> Path:
@@ -87,7 +129,7 @@ class Lake:
     @property
     def ops(self) -> Path:
         """Operational tables: CRM sync state and sync log (Delta)."""
-        return self.root / "ops"
+        return self.data / "ops"
 
     @property
     def audit(self) -> Path:
@@ -95,11 +137,24 @@ class Lake:
         return self.root / "audit"
 
     @property
+    def audit_mirror(self) -> Path:
+        """The audit log's Delta mirror, beside the data it is about."""
+        return self.data / "audit" / "audit_log"
+
+    @property
     def logs(self) -> Path:
         return self.root / "logs"
 
     def bronze_table(self, source: str, table: str) -> Path:
         return self.bronze / source / table
+
+    def delta_tables(self) -> list[str]:
+        """Every Delta table under the data root (paths, or URLs in an object store)."""
+        if isinstance(self.data, Path):
+            return sorted(str(p.parent) for p in self.data.rglob("_delta_log") if p.is_dir())
+        fs, root = self.data.fs, self.data.path
+        roots = {k.split("/_delta_log/")[0] for k in fs.find(root) if "/_delta_log/" in k}
+        return sorted(fs.unstrip_protocol(r) for r in roots)
 
     def holds_data(self) -> bool:
         return any(p.exists() for p in (self.landing, self.bronze, self.warehouse, self.gold))
@@ -113,13 +168,19 @@ class Lake:
             self.state,
             self.logs,
             self.demo_truth.parent,
+            self.crm_sandbox_db.parent,
         ):
-            if p.exists():
+            if not p.exists():
+                continue
+            if isinstance(p, Path):
                 shutil.rmtree(p)
+            else:
+                p.fs.rm(p.path, recursive=True)
         for f in (self.warehouse, self.warehouse.with_suffix(".duckdb.wal")):
             f.unlink(missing_ok=True)
 
     def ensure(self) -> Lake:
         for p in (self.landing, self.bronze, self.gold, self.state, self.logs):
-            p.mkdir(parents=True, exist_ok=True)
+            if isinstance(p, Path):  # an object store has no folders to make
+                p.mkdir(parents=True, exist_ok=True)
         return self

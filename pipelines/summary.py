@@ -131,8 +131,9 @@ def print_summary(
         f"[bold]Took[/] {seconds:,.1f} s, peak memory {peak_mb:,.0f} MiB. "
         f"Warehouse: {lake.warehouse}"
     )
+    where = lake.url if lake.remote else lake.root
     console.print(
-        f"Query it: [cyan].venv/bin/ledgerbridge --lake {lake.root} sql "
+        f"Query it: [cyan].venv/bin/ledgerbridge --lake {where} sql "
         '"select * from marts.customer_financial_status limit 10"[/] '
         "(or open the warehouse read-only with any DuckDB client)"
     )

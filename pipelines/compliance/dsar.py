@@ -63,7 +63,7 @@ def _plain(value: object) -> object:
 
 def _table(lake: Lake, location: str) -> pa.Table | None:
     try:
-        return DeltaTable(str(lake.root / location)).to_pyarrow_table()
+        return DeltaTable(str(lake.data / location)).to_pyarrow_table()
     except (TableNotFoundError, FileNotFoundError):
         return None
 

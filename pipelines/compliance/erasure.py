@@ -54,7 +54,7 @@ class ErasureReport:
 
 
 def _uri(lake: Lake, location: str) -> str:
-    return str(lake.root / location)
+    return str(lake.data / location)
 
 
 def _load(lake: Lake, location: str) -> pa.Table | None:
@@ -180,10 +180,6 @@ def purge_history(uri: str) -> None:
     dt.cleanup_metadata()
 
 
-def delta_tables(root: Path) -> list[Path]:
-    return sorted(p.parent for p in root.rglob("_delta_log") if p.is_dir())
-
-
 def drop_dlt_packages(lake: Lake) -> int:
     """dlt keeps every loaded package (the rows as loaded) in its working folder."""
     removed = 0
@@ -270,9 +266,9 @@ def forget(
 
 def finish(lake: Lake, report: ErasureReport) -> None:
     """After the warehouse and gold were rebuilt: purge every copy that history keeps."""
-    tables = delta_tables(lake.root)
+    tables = lake.delta_tables()
     for table in tables:
-        purge_history(str(table))
+        purge_history(table)
     report.delta_tables_purged = len(tables)
     report.dlt_packages_removed = drop_dlt_packages(lake)
     compact_duckdb(lake.warehouse)

@@ -9,7 +9,6 @@ dates only — no personal values.
 from __future__ import annotations
 
 import json
-import os
 from datetime import date
 
 import pyarrow as pa
@@ -17,6 +16,7 @@ import pyarrow.compute as pc
 
 from pipelines.compliance.pseudonyms import pseudonym
 from pipelines.lake import Lake
+from pipelines.storage import write_text_atomically
 
 # the customer master's columns that identify a person (data_map.yml, bronze/legacy/customers)
 PERSONAL_MASTER_COLUMNS = (
@@ -55,11 +55,7 @@ def remove(lake: Lake, customers: set[int]) -> None:
 
 
 def _write(lake: Lake, rows: list[dict]) -> None:
-    path = _path(lake)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(rows, indent=1))
-    os.replace(tmp, path)
+    write_text_atomically(_path(lake), json.dumps(rows, indent=1))
 
 
 def pseudonymise_rows(values: pa.ChunkedArray | pa.Array, key: bytes, mask: pa.Array) -> pa.Array:

@@ -55,7 +55,7 @@ def _utc(moment: datetime) -> str:
 
 def _table(lake: Lake, location: str) -> DeltaTable | None:
     try:
-        return DeltaTable(str(lake.root / location))
+        return DeltaTable(str(lake.data / location))
     except (TableNotFoundError, FileNotFoundError):
         return None
 

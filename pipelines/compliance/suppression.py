@@ -8,10 +8,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 from datetime import UTC, datetime
 
 from pipelines.lake import Lake
+from pipelines.storage import write_text_atomically
 
 
 def token(key: bytes, email: str) -> str:
@@ -34,8 +34,5 @@ def suppress(lake: Lake, key: bytes, email: str, reason: str) -> bool:
     if any(e["token"] == t for e in entries):
         return False
     entries.append({"token": t, "since": datetime.now(UTC).isoformat(), "reason": reason})
-    _path(lake).parent.mkdir(parents=True, exist_ok=True)
-    tmp = _path(lake).with_suffix(".tmp")
-    tmp.write_text(json.dumps(entries, indent=1))
-    os.replace(tmp, _path(lake))
+    write_text_atomically(_path(lake), json.dumps(entries, indent=1))
     return True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date
@@ -15,6 +14,7 @@ from pipelines.demo import legacy_files as lf
 from pipelines.demo.world import RECON_STATUSES, Counters, generate_block, to_days
 from pipelines.lake import Lake
 from pipelines.sources.legacy.feeds import feed_by_name
+from pipelines.storage import copy_file, write_text_atomically
 
 DEFAULT_AS_OF = date(2026, 10, 30)
 BLOCK = 20_000
@@ -54,9 +54,10 @@ def generate_demo(
     stamp = as_of.strftime("%Y%m%d")
     legacy = lake.legacy_landing
     cb_dir = legacy / "copybooks"
-    cb_dir.mkdir(parents=True, exist_ok=True)
     for name in ("customers", "open_items", "payments"):
-        shutil.copy(lf.COPYBOOK_DIR / feed_by_name(name).copybook, cb_dir)
+        copybook = feed_by_name(name).copybook
+        copy_file(lf.COPYBOOK_DIR / copybook, cb_dir / copybook)
+    lake.crm_sandbox_db.parent.mkdir(parents=True, exist_ok=True)
     if lake.crm_sandbox_db.exists():
         lake.crm_sandbox_db.unlink()
     store = CrmStore(lake.crm_sandbox_db)
@@ -191,6 +192,5 @@ def generate_demo(
         },
     }
     store.close()
-    lake.demo_truth.parent.mkdir(parents=True, exist_ok=True)
-    lake.demo_truth.write_text(json.dumps(truth, indent=2, ensure_ascii=False))
+    write_text_atomically(lake.demo_truth, json.dumps(truth, indent=2, ensure_ascii=False))
     return truth

@@ -32,7 +32,8 @@ class ExtractWriter:
         self.cp = feed.codepage
         self.count = 0
         self.totals = {ct.trailer_column: 0 for ct in feed.control_totals}
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(path, Path):
+            path.parent.mkdir(parents=True, exist_ok=True)
         self._out: BinaryIO = path.open("wb")
         rec = encoding.blank_records(1, self.header.size, self.cp)
         self._put(rec, self.header, self.header.fields[0].column, encoding.text(["H"], 1, self.cp))

@@ -37,6 +37,7 @@ from pipelines.contracts import enforce
 from pipelines.lake import Lake
 from pipelines.sources.journals import feeds as jf
 from pipelines.sources.journals.read import HEADER, JournalError, read_entries
+from pipelines.storage import write_text_atomically
 
 
 @dataclass
@@ -76,11 +77,7 @@ def load_state(lake: Lake, journal: str) -> dict:
 
 
 def save_state(lake: Lake, journal: str, state: dict) -> None:
-    path = state_path(lake, journal)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=1, default=str))
-    os.replace(tmp, path)
+    write_text_atomically(state_path(lake, journal), json.dumps(state, indent=1, default=str))
 
 
 def _kill_point(name: str) -> None:

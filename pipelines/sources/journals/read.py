@@ -53,10 +53,11 @@ def _timestamps(text: pa.ChunkedArray, table: pa.Table) -> pa.Array:
 
 
 def receivers(lake: Lake, journal: JournalFeed) -> list[str]:
+    """The receivers' URLs, in name order (the order of the journal's receiver chain)."""
     fs, root = fsspec.core.url_to_fs(str(lake.legacy_landing / journal.folder))
     if not fs.exists(root):
         return []
-    return sorted(fs.glob(f"{root}/{journal.file_glob}"))
+    return [fs.unstrip_protocol(p) for p in sorted(fs.glob(f"{root}/{journal.file_glob}"))]
 
 
 def read_entries(lake: Lake, journal: JournalFeed) -> Entries:
