@@ -19,7 +19,7 @@ def test_enforce_drops_and_reports_undeclared_columns() -> None:
     landed = enforce("legacy", "open_items", batch)
     assert landed.column_names == ["oi_doc_no", "oi_amount"]
     assert "oi_secret" in undeclared_seen()["legacy.open_items"]
-    with pytest.raises(ContractError, match="no data contract for legacy.nowhere"):
+    with pytest.raises(ContractError, match=r"no data contract for legacy\.nowhere"):
         enforce("legacy", "nowhere", batch)
 
 
@@ -43,9 +43,7 @@ def test_every_landed_column_is_declared(e2e_lake: dict) -> None:
     assert checked >= 12
 
 
-def test_a_new_copybook_field_is_not_landed_until_declared(
-    e2e_lake: dict, tmp_path: Path
-) -> None:
+def test_a_new_copybook_field_is_not_landed_until_declared(e2e_lake: dict, tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     shutil.copytree(e2e_lake["lake"], lake)
     copybook = lake / "landing/legacy/copybooks/ARCUST.cpy"

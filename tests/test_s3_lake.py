@@ -48,7 +48,7 @@ def s3_lake(s3: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                 os.environ[k] = v
 
 
-def _fs(s3: S3Server):  # noqa: ANN202
+def _fs(s3: S3Server):
     import s3fs
 
     return s3fs.S3FileSystem(
