@@ -65,3 +65,33 @@ def test_a_new_copybook_field_is_not_landed_until_declared(e2e_lake: dict, tmp_p
     assert "legacy.customers: cm_birth_date" in text and "no data contract" in text
     columns = DeltaTable(str(lake / "bronze/legacy/customers")).schema().to_arrow().names
     assert "cm_birth_date" not in columns and "cm_email" in columns
+
+
+def test_dbt_yaml_carries_the_contract_tags() -> None:
+    """Every personal source column a staging model reads is tagged in its YAML with the
+    contract column it comes from (so the analysts' masking follows the contract); a
+    non-personal tag is allowed only for a field extracted from a personal structure."""
+    import re
+
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent / "models" / "staging"
+    checked = 0
+    for spec in sorted(root.glob("*/_*__models.yml")):
+        for model in yaml.safe_load(spec.read_text())["models"]:
+            sql = (spec.parent / f"{model['name']}.sql").read_text()
+            tags = {c["name"]: c.get("meta") or {} for c in model.get("columns", []) if "name" in c}
+            for source, table in re.findall(r"source\('(\w+)',\s*'(\w+)'\)", sql):
+                contract = contracts()[(source, table)]
+                for column in contract.personal():
+                    if not re.search(rf"\b{column}\b", sql):
+                        continue
+                    linked = [t for t in tags.values() if t.get("contract") == column]
+                    assert linked, f"{model['name']}: reads personal {source}.{table}.{column}"
+                    for t in linked:
+                        extracted = t.get("extracts")
+                        assert t.get("category") == "personal" or (
+                            extracted and contract.columns.get(extracted) != "personal"
+                        ), (model["name"], column)
+                    checked += 1
+    assert checked >= 15

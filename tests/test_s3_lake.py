@@ -134,3 +134,21 @@ def test_a_non_eu_region_is_refused_before_a_byte_is_written(
     assert proc.returncode != 0 and "rule R3 (EU region)" in proc.stderr
     assert not _fs(s3).find(f"{s3.bucket}/elsewhere")
     assert not (tmp_path / "work").exists()
+
+
+def test_forget_leaves_no_byte_in_the_bucket(s3: S3Server, s3_lake: dict, tmp_path: Path) -> None:
+    from pipelines.compliance.byte_scan import scan
+    from tests.test_erasure import _unique_subject
+
+    customer, (email, _, contact, iban) = _unique_subject(s3_lake["work"])
+    fs = _fs(s3)
+    before = tmp_path / "before"
+    fs.get(f"{s3.bucket}/{PREFIX}/", str(before), recursive=True)
+    assert scan(before, [email, contact, iban])  # the scan sees them in the bucket's objects
+    ledgerbridge(s3_lake["url"], "forget", "--customer", str(customer), "--no-crm")
+    after = tmp_path / "after"
+    fs.get(f"{s3.bucket}/{PREFIX}/", str(after), recursive=True)
+    assert scan(after, [email, contact, iban]) == []
+    assert scan(s3_lake["work"], [email, contact, iban]) == [] or all(
+        "/landing/crm/" in f for f, _ in scan(s3_lake["work"], [email, contact, iban])
+    )  # the demo CRM's own store (--no-crm: not asked to erase) is the CRM's, not the lake's

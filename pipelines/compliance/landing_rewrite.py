@@ -4,8 +4,9 @@ The extracts are kept as proof of delivery and for reprocessing, so they are not
 the personal fields of the subject's records (customer master extracts and the images in
 the customer-master journal) are overwritten with a keyed pseudonym in the file's code
 page, padded with spaces to the field's width. Record lengths, keys, amounts and hash totals
-stay as delivered; the file's size and modification time too, so the file log does not
-take it for a new delivery.
+stay as delivered; on local disk the file's size and modification time too, so the file log
+does not take it for a new delivery (an object store sets a new time: the file is landed
+again, pseudonymised, and the merge by key keeps one row per record).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def _rewrite(
     key: bytes,
 ) -> bool:
     """Overwrite the fields of records whose (zoned decimal) customer number matches."""
-    data = np.fromfile(path, dtype=np.uint8)
+    data = np.frombuffer(path.read_bytes(), dtype=np.uint8).copy()
     if len(data) % record_length:
         return False  # not a fixed-length file of this layout: left to the landing checks
     records = data.reshape(-1, record_length)
@@ -46,7 +47,6 @@ def _rewrite(
     hits = [i for i in range(len(records)) if raw[i].tobytes() in keys]
     if not hits:
         return False
-    stat = path.stat()
     changed = False
     for i in hits:
         for offset, width in fields.values():
@@ -60,6 +60,10 @@ def _rewrite(
                 )
     if not changed:
         return False
+    if not isinstance(path, Path):  # an object store: one PUT replaces the object
+        path.write_bytes(records.tobytes())
+        return True
+    stat = path.stat()
     tmp = path.with_suffix(path.suffix + ".rewrite")
     records.tofile(tmp)
     os.replace(tmp, path)
@@ -83,7 +87,7 @@ def rewrite_customer_records(lake: Lake, customers: set[int], key: bytes) -> lis
     changed: list[str] = []
     for path in sorted((lake.legacy_landing / feed.folder).glob(feed.file_glob)):
         if _rewrite(path, master.size, key_at, customers, personal, feed.codepage, key):
-            changed.append(str(path.relative_to(lake.root)))
+            changed.append(str(path.relative_to(lake.data)))
     for journal in JOURNALS:
         if journal.image_feed != "customers":
             continue
@@ -95,5 +99,5 @@ def rewrite_customer_records(lake: Lake, customers: set[int], key: bytes) -> lis
         jkey = (image_at + key_at[0], key_at[1])
         for path in sorted((lake.legacy_landing / journal.folder).glob(journal.file_glob)):
             if _rewrite(path, entry.size, jkey, customers, fields, feed.codepage, key):
-                changed.append(str(path.relative_to(lake.root)))
+                changed.append(str(path.relative_to(lake.data)))
     return changed

@@ -198,7 +198,7 @@ def _remove_expired_extracts(
             continue
         path = lake.legacy_landing / row["feed"] / row["source_file"]
         if path.exists():
-            report.files_removed.append(str(path.relative_to(lake.root)))
+            report.files_removed.append(str(path.relative_to(lake.data)))
             if not dry_run:
                 path.unlink()
 
