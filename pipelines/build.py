@@ -35,6 +35,7 @@ def dbt_env(lake: Lake) -> dict[str, str]:
     return {
         "LEDGERBRIDGE_WAREHOUSE": str(lake.warehouse),
         "LEDGERBRIDGE_BRONZE": str(lake.bronze),  # a folder or an s3:// URL
+        "LEDGERBRIDGE_OPS": str(lake.ops),
         "LEDGERBRIDGE_DUCKDB_EXTENSIONS": str(ensure_extensions()),
         "DBT_TARGET_PATH": str(lake.state / "dbt" / "target"),
         "DBT_LOG_PATH": str(lake.state / "dbt" / "logs"),
@@ -95,8 +96,9 @@ def build(lake: Lake) -> BuildResult:
     """dbt build; the journal (CDC) models only when journals have been applied."""
     import json
 
-    applied = {
+    applied: dict[str, bool] = {
         f"cdc_{name}": (lake.bronze / "legacy_cdc" / f"{name}_changes" / "_delta_log").is_dir()
         for name in ("customers", "open_items")
     }
+    applied["has_restrictions"] = (lake.ops / "restrictions" / "_delta_log").is_dir()
     return run_dbt(lake, ["build", "--vars", json.dumps(applied)])

@@ -558,7 +558,9 @@ def _restrict_new_deliveries(obj: Context) -> None:
 
 def _restriction_key(obj: Context) -> bytes:
     """The pseudonym key, when customers are on the restriction register."""
-    if not (obj.lake.ops / "restrictions.json").exists():
+    from pipelines.compliance.restrictions import restricted_customers
+
+    if not restricted_customers(obj.lake):
         return b""
     from pipelines.compliance.pseudonyms import pseudonym_key
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
+from pipelines.compliance import restrictions
 from pipelines.compliance.byte_scan import scan
 from pipelines.lake import Lake
 from pipelines.warehouse import connect
@@ -96,16 +97,19 @@ def test_no_byte_of_the_subject_is_left(erased: dict) -> None:
 def test_books_still_add_up_and_the_customer_is_restricted(erased: dict) -> None:
     lake, customer = erased["lake"], erased["customer"]
     assert _books(lake) == erased["books"]
-    name, company = _query(
+    name, company, flagged, until = _query(
         lake,
-        "select customer_name, crm_company_id from marts.dim_customer where customer_number = ?",
+        "select customer_name, crm_company_id, is_restricted, erasable_on "
+        "from marts.dim_customer where customer_number = ?",
         [customer],
     )[0]
     assert name.startswith("p_")  # the customer stays in the books, pseudonymised
     assert company is None  # the CRM company of the person was erased
-    register = json.loads((Lake(lake).ops / "restrictions.json").read_text())
-    entry = next(e for e in register if e["customer"] == customer)
+    entry = next(e for e in restrictions.entries(Lake(lake)) if e["customer"] == customer)
     erasable = date.fromisoformat(entry["erasable_on"])
+    assert flagged is True and until == erasable  # the marts carry the restriction
+    others = _query(lake, "select count(*) from marts.dim_customer where is_restricted")[0][0]
+    assert others == 1
     assert erasable.month == 1 and erasable.day == 1
     assert erasable.year >= date.today().year + 11  # books: 10 years from this year's end
     assert "restricted" in erased["out"] and "erasable on" in erased["out"]
@@ -185,18 +189,12 @@ def test_retention_purges_accounting_records_after_eight_years(erased: dict) -> 
     (marts_oldest,) = _query(lake, "select min(year(document_date)) from marts.fct_invoices")[0]
     assert marts_oldest == oldest + 1
     # the restricted customer's day has not come
-    register = json.loads((Lake(lake).ops / "restrictions.json").read_text())
-    assert any(e["customer"] == erased["customer"] for e in register)
+    assert any(e["customer"] == erased["customer"] for e in restrictions.entries(Lake(lake)))
 
 
 def test_retention_erases_a_restricted_customer_on_the_day(erased: dict) -> None:
     lake, customer = erased["lake"], erased["customer"]
-    path = Lake(lake).ops / "restrictions.json"
-    register = json.loads(path.read_text())
-    for entry in register:  # the years pass
-        if entry["customer"] == customer:
-            entry["erasable_on"] = "2000-01-01"
-    path.write_text(json.dumps(register))
+    restrictions.set_erasable_on(Lake(lake), customer, date(2000, 1, 1))  # the years pass
     out = ledgerbridge(lake, "retention")
     assert str(customer) in out.stdout + out.stderr
     for location, column in (
@@ -208,5 +206,5 @@ def test_retention_erases_a_restricted_customer_on_the_day(erased: dict) -> None
     assert not _query(
         lake, "select 1 from marts.dim_customer where customer_number = ?", [customer]
     )
-    assert all(e["customer"] != customer for e in json.loads(path.read_text()))
+    assert all(e["customer"] != customer for e in restrictions.entries(Lake(lake)))
     ledgerbridge(lake, "audit", "verify")

@@ -25,6 +25,10 @@ terms as (
     select * from {{ ref('payment_terms') }}
 ),
 
+restrictions as (
+    select * from {{ ref('stg_ops__restrictions') }}
+),
+
 final as (
     select
         cast(customers.customer_number as bigint) as customer_number,
@@ -46,13 +50,16 @@ final as (
         cast(matches.company_id as bigint) as crm_company_id,
         cast(companies.company_name as varchar) as crm_company_name,
         cast(matches.match_method as varchar) as crm_match_method,
-        cast(customers.extract_date as date) as extract_date
+        cast(customers.extract_date as date) as extract_date,
+        cast(restrictions.customer_number is not null as boolean) as is_restricted,
+        cast(restrictions.erasable_on as date) as erasable_on
     from customers
     left join matches on customers.customer_number = matches.customer_number
     left join companies on matches.company_id = companies.company_id
     left join countries on customers.country_code = countries.country_code
     left join currencies on customers.currency_code = currencies.currency_code
     left join terms on customers.payment_terms_code = terms.payment_terms_code
+    left join restrictions on customers.customer_number = restrictions.customer_number
 )
 
 select * from final

@@ -1,22 +1,23 @@
 """The restriction register: customers whose records are kept only for the legal retention
 period (GDPR Art. 18, § 35(3) BDSG), with the day they become erasable.
 
-Extracts consult it, so a later delivery of the same customer lands pseudonymised, and
-`ledgerbridge retention` erases what has reached its day. It holds customer numbers and
-dates only — no personal values.
+A Delta table (`ops/restrictions`): extracts consult it, so a later delivery of the same
+customer lands pseudonymised; dbt reads it, so the marts flag restricted customers with
+their erasable day; `ledgerbridge retention` erases what has reached its day. It holds
+customer numbers and dates only — no personal values.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import TableNotFoundError
 
 from pipelines.compliance.pseudonyms import pseudonym
 from pipelines.lake import Lake
-from pipelines.storage import write_text_atomically
 
 # the customer master's columns that identify a person (data_map.yml, bronze/legacy/customers)
 PERSONAL_MASTER_COLUMNS = (
@@ -25,13 +26,29 @@ PERSONAL_MASTER_COLUMNS = (
 )  # fmt: skip
 
 
-def _path(lake: Lake):
-    return lake.ops / "restrictions.json"
+SCHEMA = pa.schema(
+    [
+        ("customer", pa.int64()),
+        ("restricted_on", pa.date32()),
+        ("erasable_on", pa.date32()),
+        ("reason", pa.string()),
+    ]
+)
+
+
+def location(lake: Lake) -> str:
+    return str(lake.ops / "restrictions")
 
 
 def entries(lake: Lake) -> list[dict]:
-    path = _path(lake)
-    return json.loads(path.read_text()) if path.exists() else []
+    """The register's rows (dates as ISO text)."""
+    try:
+        rows = DeltaTable(location(lake)).to_pyarrow_table().to_pylist()
+    except (TableNotFoundError, FileNotFoundError):
+        return []
+    return [
+        {k: v.isoformat() if isinstance(v, date) else v for k, v in row.items()} for row in rows
+    ]
 
 
 def restricted_customers(lake: Lake) -> set[int]:
@@ -55,7 +72,37 @@ def remove(lake: Lake, customers: set[int]) -> None:
 
 
 def _write(lake: Lake, rows: list[dict]) -> None:
-    write_text_atomically(_path(lake), json.dumps(rows, indent=1))
+    """Replace the register (one commit; the previous versions hold no personal data)."""
+    table = pa.Table.from_pylist(
+        [
+            {
+                "customer": int(r["customer"]),
+                "restricted_on": _day(r.get("restricted_on")),
+                "erasable_on": _day(r.get("erasable_on")),
+                "reason": r.get("reason"),
+            }
+            for r in rows
+        ],
+        SCHEMA,
+    )
+    write_deltalake(location(lake), table, mode="overwrite")
+
+
+def set_erasable_on(lake: Lake, customer: int, day: date) -> None:
+    """Move a customer's erasable day (a corrected retention calculation)."""
+    _write(
+        lake,
+        [
+            r | {"erasable_on": day.isoformat()} if int(r["customer"]) == customer else r
+            for r in entries(lake)
+        ],
+    )
+
+
+def _day(value: object) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value))
 
 
 def pseudonymise_rows(values: pa.ChunkedArray | pa.Array, key: bytes, mask: pa.Array) -> pa.Array:
