@@ -1298,10 +1298,36 @@ def sql(obj: Context, query: str, fmt: str, role: str) -> None:
 
 
 def main() -> None:
+    code: int | str | None = 0
     try:
         cli(standalone_mode=True)
     except KeyboardInterrupt:
-        sys.exit(130)
+        code = 130
+    except SystemExit as exc:
+        code = exc.code
+    _leave(code)
+
+
+def _leave(code: int | str | None) -> None:
+    """Exit without interpreter finalization.
+
+    deltalake's Rust runtime can abort the process ("terminate called without an active
+    exception", exit -6) when Python tears down while its threads are alive (delta-rs issue
+    2184): a command that succeeded would report a crash. The atexit handlers still run and
+    every stream is flushed first; only the module teardown is skipped."""
+    import atexit
+    import logging
+
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    try:
+        atexit._run_exitfuncs()
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(code or 0)
 
 
 __all__ = ["Path", "cli", "main"]
