@@ -53,5 +53,5 @@ bench-scale: setup ## Whole flow on a CUSTOMERS-customer demo (default 100000): 
 	$(VENV)/bin/python -m pipelines.bench --records 100000 --repeats 1 --pipeline $(CUSTOMERS)
 
 clean: ## Remove the virtualenv, tool cache and runtime lake data (keeps lake/README.md)
-	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache dbt_project/target dbt_project/logs
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache dbt_project/target dbt_project/logs .s3-sandbox
 	find lake -mindepth 1 ! -name README.md ! -name .gitignore -exec rm -rf {} +

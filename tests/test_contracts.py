@@ -82,6 +82,8 @@ def test_dbt_yaml_carries_the_contract_tags() -> None:
             sql = (spec.parent / f"{model['name']}.sql").read_text()
             tags = {c["name"]: c.get("meta") or {} for c in model.get("columns", []) if "name" in c}
             for source, table in re.findall(r"source\('(\w+)',\s*'(\w+)'\)", sql):
+                if source == "ops":  # ledgerbridge's own tables (compliance/data_map.yml)
+                    continue
                 contract = contracts()[(source, table)]
                 for column in contract.personal():
                     if not re.search(rf"\b{column}\b", sql):
