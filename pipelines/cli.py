@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import resource
@@ -498,7 +499,6 @@ def dsar(obj: Context, email: str | None, customer: int | None, out: Path | None
     """Subject access export (JSON): everything held about a person or customer, with
     source, purpose, legal basis and retention of each item."""
     _require(obj, "dpo", "dsar_export")
-    import hashlib
 
     from pipelines.audit import AuditLog, local_actor
     from pipelines.compliance.dsar import export
@@ -512,12 +512,7 @@ def dsar(obj: Context, email: str | None, customer: int | None, out: Path | None
         out.chmod(0o600)
     else:
         click.echo(text)
-    # the audit log names the request, never the person: the e-mail only as a hash
-    who = (
-        f"customer {customer}"
-        if customer
-        else "email sha256:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:16]
-    )
+    who = _audit_subject(email, customer)
     AuditLog(obj.lake).record(
         local_actor(), "dsar_export", "ok", target=who, run_id=obj.run_id,
         items=len(report["items"]),
@@ -528,6 +523,23 @@ def dsar(obj: Context, email: str | None, customer: int | None, out: Path | None
             f"{out}: {len(report['items'])} locations, "
             f"{sum(len(i['records']) for i in report['items']):,} records"
         )
+
+
+def _audit_subject(email: str | None, customer: int | None) -> str:
+    """How the audit log names a data subject: by customer number, an e-mail only as a hash."""
+    if customer:
+        return f"customer {customer}"
+    return "email sha256:" + hashlib.sha256((email or "").strip().lower().encode()).hexdigest()[:16]
+
+
+def _rebuild(obj: Context) -> None:
+    """Warehouse, gold and the analysts' copy again from bronze (after bronze was changed)."""
+    from pipelines.build import build as run_build
+    from pipelines.publish import publish_gold
+
+    run_build(obj.lake)
+    publish_gold(obj.lake)
+    _analyst_database(obj)
 
 
 def _require(obj: Context, role: str, action: str) -> None:
@@ -586,7 +598,6 @@ def _suppression_key(obj: Context) -> bytes:
 def suppress(obj: Context, email: str, reason: str, erase_in_crm: bool) -> None:
     """Put a person on the suppression list: CRM extracts never land them again."""
     _require(obj, "dpo", "suppress")
-    import hashlib
 
     from pipelines.audit import AuditLog, local_actor
     from pipelines.compliance.pseudonyms import pseudonym_key
@@ -603,7 +614,7 @@ def suppress(obj: Context, email: str, reason: str, erase_in_crm: bool) -> None:
         with ExitStack() as stack:
             url, token = _crm_endpoint(obj, stack)
             erased = HubSpotConnector(url, token).erase_contact(email)
-    who = "email sha256:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:16]
+    who = _audit_subject(email, None)
     AuditLog(obj.lake).record(
         local_actor(), "suppress", "ok", target=who, run_id=obj.run_id,
         added=added, erased_in_crm=erased, reason=reason,
@@ -625,15 +636,12 @@ def forget(obj: Context, email: str | None, customer: int | None, no_crm: bool) 
     retention restricted (pseudonymised, amounts kept, erasable date registered), the CRM's
     erasure called, the person suppressed in later extracts. Role: dpo."""
     _require(obj, "dpo", "erasure")
-    import hashlib
 
     from pipelines.audit import AuditLog, local_actor, mirror_to_delta
-    from pipelines.build import build as run_build
     from pipelines.compliance.erasure import finish
     from pipelines.compliance.erasure import forget as erase
     from pipelines.compliance.pseudonyms import pseudonym_key
     from pipelines.compliance.suppression import suppress as add_to_list
-    from pipelines.publish import publish_gold
 
     if bool(email) == bool(customer):
         raise click.UsageError("give exactly one of --email or --customer")
@@ -652,15 +660,8 @@ def forget(obj: Context, email: str | None, customer: int | None, no_crm: bool) 
     for e in sorted(subject.emails):
         add_to_list(obj.lake, key, e, "erasure request (GDPR Art. 17)")
     # the warehouse and gold are rebuilt from the corrected bronze, then history is purged
-    run_build(obj.lake)
-
-    publish_gold(obj.lake)
-    _analyst_database(obj)
-    who = (
-        f"customer {customer}"
-        if customer
-        else "email sha256:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()[:16]
-    )
+    _rebuild(obj)
+    who = _audit_subject(email, customer)
     AuditLog(obj.lake).record(
         local_actor(), "erasure", "ok", target=who, run_id=obj.run_id,
         customers=report.customers, deleted=report.deleted, restricted=report.restricted,
@@ -715,12 +716,7 @@ def retention(obj: Context, as_of: datetime | None, dry_run: bool) -> None:
         console.print(f"nothing has passed its retention period on {day.isoformat()}")
     if dry_run or not (report.purged or report.files_removed):
         return
-    from pipelines.build import build as run_build
-    from pipelines.publish import publish_gold
-
-    run_build(obj.lake)
-    publish_gold(obj.lake)
-    _analyst_database(obj)
+    _rebuild(obj)
     AuditLog(obj.lake).record(
         local_actor(), "retention", "ok", run_id=obj.run_id, as_of=day.isoformat(),
         purged=report.purged, files_removed=len(report.files_removed),
@@ -1241,8 +1237,6 @@ def _analyst_database(obj: Context) -> dict[str, int]:
 @click.pass_obj
 def sql(obj: Context, query: str, fmt: str, role: str) -> None:
     """Run a read-only SQL query (analysts see pseudonyms, finance the clear values)."""
-    import hashlib
-
     from pipelines.audit import AuditLog, local_actor
     from pipelines.warehouse import connect
 
