@@ -294,34 +294,51 @@ def bench_decoder(records: int, repeats: int) -> None:
     )
 
 
-def _tree_rss(proc: object) -> tuple[int, int]:
-    """(total, largest) resident bytes of a process and its descendants right now."""
+def _pss(pid: int) -> int | None:
+    """Proportional set size (shared pages split among the processes mapping them)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def _tree_memory(proc: object) -> tuple[int, int, int]:
+    """(RSS summed, PSS summed, largest RSS) of a process and its descendants right now.
+
+    The RSS sum counts a shared page once per process that maps it (the workers' result
+    slots are mapped by a worker and the parent, input files by the page cache); the PSS
+    sum counts it once in all — the memory the command really holds."""
     import psutil
 
-    sizes = []
+    rss, pss = [], []
     for p in (proc, *proc.children(recursive=True)):  # type: ignore[attr-defined]
         try:
-            sizes.append(p.memory_info().rss)
+            rss.append(p.memory_info().rss)
         except psutil.Error:
             continue
-    return sum(sizes), max(sizes, default=0)
+        pss.append(_pss(p.pid) or rss[-1])
+    return sum(rss), sum(pss), max(rss, default=0)
 
 
-def _run_sampling_memory(cmd: list[str]) -> tuple[float, float]:
-    """Run `cmd`; (peak MiB of the process tree together, peak MiB of its largest process),
-    sampled every 20 ms. (ru_maxrss of children is no use here: a spawned child counts the
-    parent's pages from before its exec.)"""
+def _run_sampling_memory(cmd: list[str]) -> tuple[float, float, float]:
+    """Run `cmd`; peak MiB of the process tree together (RSS sum, PSS sum) and of its
+    largest process, sampled every 20 ms. (ru_maxrss of children is no use here: a spawned
+    child counts the parent's pages from before its exec.)"""
     import psutil
 
     proc = psutil.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    total = single = 0
+    total = proportional = single = 0
     while proc.poll() is None:
-        now, big = _tree_rss(proc)
-        total, single = max(total, now), max(single, big)
+        now, pss, big = _tree_memory(proc)
+        total, proportional, single = max(total, now), max(proportional, pss), max(single, big)
         time.sleep(0.02)
     if proc.returncode:
         raise RuntimeError(f"{cmd[3]} failed: {proc.stderr.read().decode()[-2000:]}")
-    return total / 2**20, single / 2**20
+    return total / 2**20, proportional / 2**20, single / 2**20
 
 
 def bench_large(gigabytes: float) -> None:
@@ -350,14 +367,15 @@ def bench_large(gigabytes: float) -> None:
             "--workers", "2", "--output", str(out),
         ]  # fmt: skip
         t = time.perf_counter()
-        total, single = _run_sampling_memory(cmd)
+        total, proportional, single = _run_sampling_memory(cmd)
         wall = time.perf_counter() - t
         out_size = out.stat().st_size
     print(
         f"large file: {written / 1e9:,.1f} GB ({written // 120:,} records) -> Parquet "
         f"({out_size / 1e9:,.1f} GB) with 2 workers: {wall:,.1f} s, "
-        f"{written / wall / 1e6:,.0f} MB/s; peak memory {total:,.0f} MiB for the command and its "
-        f"workers together (largest process {single:,.0f} MiB)"
+        f"{written / wall / 1e6:,.0f} MB/s; peak memory of the command and its workers "
+        f"together {proportional:,.0f} MiB PSS ({total:,.0f} MiB RSS summed, shared pages "
+        f"counted per process; largest process {single:,.0f} MiB)"
     )
 
 
@@ -718,7 +736,7 @@ def bench_crm(contacts: int) -> None:
         store.close()
         cmd = [sys.executable, "-m", "pipelines.cli", "--lake", str(lake.root), "extract", "crm"]
         t = time.perf_counter()
-        _total, single = _run_sampling_memory(cmd)
+        _total, _pss, single = _run_sampling_memory(cmd)
         wall = time.perf_counter() - t
     rows = contacts + companies
     print(
