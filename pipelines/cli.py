@@ -660,15 +660,21 @@ def forget(obj: Context, email: str | None, customer: int | None, no_crm: bool) 
     for e in sorted(subject.emails):
         add_to_list(obj.lake, key, e, "erasure request (GDPR Art. 17)")
     # the warehouse and gold are rebuilt from the corrected bronze, then history is purged
-    _rebuild(obj)
-    who = _audit_subject(email, customer)
+    if report.changed_anything():
+        _rebuild(obj)
     AuditLog(obj.lake).record(
-        local_actor(), "erasure", "ok", target=who, run_id=obj.run_id,
-        customers=report.customers, deleted=report.deleted, restricted=report.restricted,
-        erasable_on=report.erasable_on, erased_in_crm=erased_in_crm,
-        landing_files_rewritten=len(report.landing_files_rewritten),
+        local_actor(), "erasure", "ok", target=_audit_subject(email, customer),
+        run_id=obj.run_id, customers=report.customers, deleted=report.deleted,
+        restricted=report.restricted, erasable_on=report.erasable_on,
+        erased_in_crm=erased_in_crm, landing_files_rewritten=len(report.landing_files_rewritten),
     )  # fmt: skip
     mirror_to_delta(obj.lake)
+    if not report.changed_anything():
+        console.print(
+            "the lake holds nothing about this subject; "
+            f"CRM contacts erased: {erased_in_crm}; suppressed: {len(subject.emails)}"
+        )
+        return
     finish(obj.lake, report)
     for location, n in report.deleted.items():
         console.print(f"deleted {n:,} rows from {location}")

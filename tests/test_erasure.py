@@ -208,3 +208,11 @@ def test_retention_erases_a_restricted_customer_on_the_day(erased: dict) -> None
     )
     assert all(e["customer"] != customer for e in restrictions.entries(Lake(lake)))
     ledgerbridge(lake, "audit", "verify")
+
+
+def test_forgetting_someone_unknown_changes_nothing(erased: dict) -> None:
+    lake = erased["lake"]
+    before = restrictions.entries(Lake(lake))
+    out = ledgerbridge(lake, "forget", "--customer", "99999999")
+    assert "holds nothing about this subject" in out.stdout + out.stderr
+    assert restrictions.entries(Lake(lake)) == before

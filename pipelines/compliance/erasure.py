@@ -52,6 +52,9 @@ class ErasureReport:
     delta_tables_purged: int = 0
     dlt_packages_removed: int = 0
 
+    def changed_anything(self) -> bool:
+        return bool(self.deleted or self.restricted or self.landing_files_rewritten)
+
 
 def _uri(lake: Lake, location: str) -> str:
     return str(lake.data / location)
@@ -224,6 +227,7 @@ def forget(
 
     today = today or datetime.now(UTC).date()
     subject = resolve(lake, email, customer)
+    subject.customers &= _known_customers(lake)  # a number nobody holds is not registered
     report = ErasureReport(customers=sorted(subject.customers), emails=len(subject.emails))
     clear = _clear_values(lake, subject)
     # CRM: contacts of the subject's e-mails; the CRM company of a customer (a person)
@@ -262,6 +266,21 @@ def forget(
         report.landing_files_rewritten = rewrite_customer_records(lake, subject.customers, key)
     report.deleted = {k: v for k, v in report.deleted.items() if v}
     return report, subject
+
+
+def _known_customers(lake: Lake) -> set[int]:
+    known: set[int] = set()
+    for location, column in (
+        ("bronze/legacy/customers", "cm_cust_no"),
+        ("bronze/legacy/open_items", "oi_cust_no"),
+        ("bronze/legacy/payments", "pm_cust_no"),
+    ):
+        try:
+            table = DeltaTable(_uri(lake, location)).to_pyarrow_table(columns=[column])
+        except (TableNotFoundError, FileNotFoundError):
+            continue
+        known.update(int(v) for v in table[column].to_pylist() if v is not None)
+    return known
 
 
 def finish(lake: Lake, report: ErasureReport) -> None:
