@@ -171,15 +171,16 @@ def _extract(obj: Context, what: str, strict: bool = False, allow_schema_change:
     from pipelines.sources.journals.read import JournalError
 
     result = ExtractResult()
+    restriction_key = _restriction_key(obj) if what != "crm" else b""
     if what in ("legacy", "all"):
         try:
-            result = extract_legacy(obj.lake, strict, _restriction_key(obj))
-            _restrict_new_deliveries(obj)
+            result = extract_legacy(obj.lake, strict, restriction_key)
+            _restrict_new_deliveries(obj, restriction_key)
         except ExtractFailed as exc:
             raise click.ClickException(str(exc)) from exc
     if what in ("journals", "all"):
         try:
-            result.journals = apply_journals(obj.lake, obj.run_id, _restriction_key(obj))
+            result.journals = apply_journals(obj.lake, obj.run_id, restriction_key)
         except JournalError as exc:
             raise click.ClickException(str(exc)) from exc
     if what in ("crm", "all"):
@@ -556,38 +557,37 @@ def _require(obj: Context, role: str, action: str) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
-def _restrict_new_deliveries(obj: Context) -> None:
+def _restrict_new_deliveries(obj: Context, key: bytes) -> None:
     """Landing files delivered after a restriction hold the customer's clear values again:
-    overwrite them in place (they have landed pseudonymised already)."""
+    overwrite them in place (they have landed pseudonymised already). `key` is empty when
+    nobody is restricted."""
     from pipelines.compliance.landing_rewrite import rewrite_customer_records
     from pipelines.compliance.restrictions import restricted_customers
 
-    customers = restricted_customers(obj.lake)
-    if customers:
-        for path in rewrite_customer_records(obj.lake, customers, _restriction_key(obj)):
+    if key:
+        for path in rewrite_customer_records(obj.lake, restricted_customers(obj.lake), key):
             log.info("landing_file_restricted", file=path)
+
+
+def _pseudonym_key(obj: Context) -> bytes:
+    """The key of every keyed pseudonym and hash (configured, or the key file outside the
+    lake)."""
+    from pipelines.compliance.pseudonyms import pseudonym_key
+
+    key = obj.settings.pseudonym_key
+    return pseudonym_key(key.get_secret_value() if key else None)
 
 
 def _restriction_key(obj: Context) -> bytes:
     """The pseudonym key, when customers are on the restriction register."""
     from pipelines.compliance.restrictions import restricted_customers
 
-    if not restricted_customers(obj.lake):
-        return b""
-    from pipelines.compliance.pseudonyms import pseudonym_key
-
-    key = obj.settings.pseudonym_key
-    return pseudonym_key(key.get_secret_value() if key else None)
+    return _pseudonym_key(obj) if restricted_customers(obj.lake) else b""
 
 
 def _suppression_key(obj: Context) -> bytes:
     """The key of the suppression list's hashes (the pseudonym key), when a list exists."""
-    if not (obj.lake.ops / "suppression.json").exists():
-        return b""
-    from pipelines.compliance.pseudonyms import pseudonym_key
-
-    key = obj.settings.pseudonym_key
-    return pseudonym_key(key.get_secret_value() if key else None)
+    return _pseudonym_key(obj) if (obj.lake.ops / "suppression.json").exists() else b""
 
 
 @cli.command()
@@ -598,15 +598,10 @@ def _suppression_key(obj: Context) -> bytes:
 def suppress(obj: Context, email: str, reason: str, erase_in_crm: bool) -> None:
     """Put a person on the suppression list: CRM extracts never land them again."""
     _require(obj, "dpo", "suppress")
-
     from pipelines.audit import AuditLog, local_actor
-    from pipelines.compliance.pseudonyms import pseudonym_key
     from pipelines.compliance.suppression import suppress as add_to_list
 
-    key = obj.settings.pseudonym_key
-    added = add_to_list(
-        obj.lake, pseudonym_key(key.get_secret_value() if key else None), email, reason
-    )
+    added = add_to_list(obj.lake, _pseudonym_key(obj), email, reason)
     erased = None
     if erase_in_crm:
         from pipelines.crm.hubspot import HubSpotConnector
@@ -640,13 +635,11 @@ def forget(obj: Context, email: str | None, customer: int | None, no_crm: bool) 
     from pipelines.audit import AuditLog, local_actor, mirror_to_delta
     from pipelines.compliance.erasure import finish
     from pipelines.compliance.erasure import forget as erase
-    from pipelines.compliance.pseudonyms import pseudonym_key
     from pipelines.compliance.suppression import suppress as add_to_list
 
     if bool(email) == bool(customer):
         raise click.UsageError("give exactly one of --email or --customer")
-    configured = obj.settings.pseudonym_key
-    key = pseudonym_key(configured.get_secret_value() if configured else None)
+    key = _pseudonym_key(obj)
     report, subject = erase(obj.lake, key, email, customer)
     erased_in_crm = 0
     has_crm = bool(obj.settings.crm_base_url) or obj.lake.crm_sandbox_db.exists()
@@ -1224,10 +1217,9 @@ def decode(
 
 def _analyst_database(obj: Context) -> dict[str, int]:
     """The analysts' copy of the warehouse, personal columns pseudonymised."""
-    from pipelines.compliance.pseudonyms import build_analyst_database, pseudonym_key
+    from pipelines.compliance.pseudonyms import build_analyst_database
 
-    key = obj.settings.pseudonym_key
-    return build_analyst_database(obj.lake, pseudonym_key(key.get_secret_value() if key else None))
+    return build_analyst_database(obj.lake, _pseudonym_key(obj))
 
 
 @cli.command()

@@ -61,9 +61,10 @@ def _plain(value: object) -> object:
     return value
 
 
-def _table(lake: Lake, location: str) -> pa.Table | None:
+def read_table(lake: Lake, location: str, columns: list[str] | None = None) -> pa.Table | None:
+    """A Delta table of the lake as Arrow, or None where the lake has none (yet)."""
     try:
-        return DeltaTable(str(lake.data / location)).to_pyarrow_table()
+        return DeltaTable(str(lake.data / location)).to_pyarrow_table(columns=columns)
     except (TableNotFoundError, FileNotFoundError):
         return None
 
@@ -84,14 +85,14 @@ def resolve(lake: Lake, email: str | None, customer: int | None) -> Subject:
         subject.emails.add(email.strip().lower())
     if customer:
         subject.customers.add(int(customer))
-    masters = _table(lake, "bronze/legacy/customers")
+    masters = read_table(lake, "bronze/legacy/customers")
     if masters is not None:
         for row in _match(masters, "cm_email", subject.emails).to_pylist():
             subject.customers.add(int(row["cm_cust_no"]))
         for row in _match(masters, "cm_cust_no", subject.customers).to_pylist():
             if row.get("cm_email"):
                 subject.emails.add(row["cm_email"].lower())
-    contacts = _table(lake, "bronze/crm/contacts")
+    contacts = read_table(lake, "bronze/crm/contacts")
     if contacts is not None:
         for row in _match(contacts, "email", subject.emails).to_pylist():
             if row.get("company_id"):
@@ -123,7 +124,7 @@ def export(lake: Lake, email: str | None = None, customer: int | None = None) ->
     items: list[dict] = []
     for entry in data_map_tables():
         location = entry["location"]
-        table = _table(lake, location)
+        table = read_table(lake, location)
         if table is None:
             continue
         found = []

@@ -27,13 +27,12 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
-from pipelines.compliance.dsar import CUSTOMER_KEYS, Subject, resolve
+from pipelines.compliance.dsar import CUSTOMER_KEYS, Subject, read_table, resolve
 from pipelines.compliance.restrictions import PERSONAL_MASTER_COLUMNS, pseudonymise_rows
+from pipelines.compliance.retention import RETENTION_YEARS
 from pipelines.contracts import data_map_tables
 from pipelines.lake import Lake
 
-# years a record is kept, from the end of the calendar year it belongs to (HGB § 257, AO § 147)
-RETENTION_YEARS = {"accounting_8y": 8, "books_10y": 10}
 # the date column that places a record of an accounting table in its year
 RECORD_DATES = {
     "bronze/legacy/open_items": "oi_doc_date",
@@ -60,13 +59,6 @@ def _uri(lake: Lake, location: str) -> str:
     return str(lake.data / location)
 
 
-def _load(lake: Lake, location: str) -> pa.Table | None:
-    try:
-        return DeltaTable(_uri(lake, location)).to_pyarrow_table()
-    except (TableNotFoundError, FileNotFoundError):
-        return None
-
-
 def _rows_of(table: pa.Table, location: str, subject: Subject) -> pa.Array:
     """Boolean mask of the subject's rows in a table of the data map."""
     mask = pa.array(np.zeros(table.num_rows, dtype=bool))
@@ -85,7 +77,7 @@ def _rows_of(table: pa.Table, location: str, subject: Subject) -> pa.Array:
 def _restrict_table(
     lake: Lake, location: str, personal: list[str], subject: Subject, key: bytes
 ) -> int:
-    table = _load(lake, location)
+    table = read_table(lake, location)
     if table is None:
         return 0
     mask = _rows_of(table, location, subject)
@@ -115,7 +107,7 @@ def _delete_rows(lake: Lake, location: str, id_column: str, ids: set[int]) -> in
 
 def _quarantined_rows(lake: Lake, needles: list[str]) -> list[tuple[str, int]]:
     """(file, record number) of quarantined raw records holding any of the subject's values."""
-    table = _load(lake, "bronze/legacy/quarantine")
+    table = read_table(lake, "bronze/legacy/quarantine")
     if table is None or not needles:
         return []
     hits: list[tuple[str, int]] = []
@@ -156,7 +148,7 @@ def erasable_on(lake: Lake, subject: Subject, today: date) -> date | None:
         return None
     last = date(today.year + RETENTION_YEARS["books_10y"] + 1, 1, 1)
     for location, column in RECORD_DATES.items():
-        table = _load(lake, location)
+        table = read_table(lake, location)
         if table is None or column not in table.column_names:
             continue
         mine = table.filter(_rows_of(table, location, subject))
@@ -231,7 +223,7 @@ def forget(
     report = ErasureReport(customers=sorted(subject.customers), emails=len(subject.emails))
     clear = _clear_values(lake, subject)
     # CRM: contacts of the subject's e-mails; the CRM company of a customer (a person)
-    contacts = _load(lake, "bronze/crm/contacts")
+    contacts = read_table(lake, "bronze/crm/contacts")
     contact_ids: set[int] = set()
     if contacts is not None:
         mine = contacts.filter(_rows_of(contacts, "bronze/crm/contacts", subject))
@@ -275,9 +267,8 @@ def _known_customers(lake: Lake) -> set[int]:
         ("bronze/legacy/open_items", "oi_cust_no"),
         ("bronze/legacy/payments", "pm_cust_no"),
     ):
-        try:
-            table = DeltaTable(_uri(lake, location)).to_pyarrow_table(columns=[column])
-        except (TableNotFoundError, FileNotFoundError):
+        table = read_table(lake, location, [column])
+        if table is None:
             continue
         known.update(int(v) for v in table[column].to_pylist() if v is not None)
     return known
@@ -296,13 +287,13 @@ def finish(lake: Lake, report: ErasureReport) -> None:
 def _clear_values(lake: Lake, subject: Subject) -> list[str]:
     """The subject's names, IBANs, … as held now (to find them in raw records)."""
     values: list[str] = []
-    table = _load(lake, "bronze/legacy/customers")
+    table = read_table(lake, "bronze/legacy/customers")
     if table is not None:
         for row in table.filter(_rows_of(table, "bronze/legacy/customers", subject)).to_pylist():
             values += [
                 str(row[c]) for c in ("cm_name", "cm_iban", "cm_street", "cm_contact") if row[c]
             ]
-    contacts = _load(lake, "bronze/crm/contacts")
+    contacts = read_table(lake, "bronze/crm/contacts")
     if contacts is not None:
         for row in contacts.filter(_rows_of(contacts, "bronze/crm/contacts", subject)).to_pylist():
             values += [str(row[c]) for c in ("firstname", "lastname", "phone") if row.get(c)]

@@ -35,7 +35,8 @@ ACCOUNTING_DATES = {
 }
 # landing extracts of accounting feeds: a file holds nothing newer than its extract date
 ACCOUNTING_FEEDS = ("open_items", "payments")
-ACCOUNTING_YEARS = 8
+# years a record is kept, from the end of the calendar year it belongs to (HGB § 257, AO § 147)
+RETENTION_YEARS = {"accounting_8y": 8, "books_10y": 10}
 OPERATIONAL = timedelta(days=365)
 
 
@@ -60,25 +61,22 @@ def _table(lake: Lake, location: str) -> DeltaTable | None:
         return None
 
 
-def _count(dt: DeltaTable, mask_of) -> int:  # noqa: ANN001 - a function of the Arrow table
-    table = dt.to_pyarrow_table()
-    return int(pc.sum(mask_of(table)).as_py() or 0) if table.num_rows else 0
-
-
 def _purge(lake: Lake, location: str, predicate: str, mask_of, dry_run: bool) -> int:  # noqa: ANN001
+    """Rows deleted by `predicate` (a delete that matches nothing writes no commit); a dry
+    run counts the rows `mask_of` (the same condition on the Arrow table) selects."""
     dt = _table(lake, location)
     if dt is None:
         return 0
-    n = _count(dt, mask_of)
-    if n and not dry_run:
-        dt.delete(predicate)
-    return n
+    if not dry_run:
+        return int(dt.delete(predicate).get("num_deleted_rows", 0))
+    table = dt.to_pyarrow_table()
+    return int(pc.sum(mask_of(table)).as_py() or 0) if table.num_rows else 0
 
 
 def apply_retention(lake: Lake, as_of: date, dry_run: bool = False) -> RetentionReport:
     report = RetentionReport(as_of.isoformat())
     # accounting records: year <= as_of.year - 9 have passed their 8 years
-    last_purged_year = as_of.year - ACCOUNTING_YEARS - 1
+    last_purged_year = as_of.year - RETENTION_YEARS["accounting_8y"] - 1
     cutoff = date(last_purged_year + 1, 1, 1)
     for location, column in ACCOUNTING_DATES.items():
         literal = (
