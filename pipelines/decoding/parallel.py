@@ -116,7 +116,7 @@ class _SlotRing:
 
     def __init__(self) -> None:
         self._free: deque[str] = deque()
-        self._all: list[str] = []
+        self.files: list[str] = []
         self._maps: dict[str, mmap.mmap] = {}
 
     def acquire(self) -> str:
@@ -124,7 +124,7 @@ class _SlotRing:
             return self._free.popleft()
         fd, path = tempfile.mkstemp(prefix="ledgerbridge-", suffix=".arrow", dir=_scratch_dir())
         os.close(fd)
-        self._all.append(path)
+        self.files.append(path)
         return path
 
     def release(self, path: str) -> None:
@@ -144,10 +144,10 @@ class _SlotRing:
 
     def close(self) -> None:
         """Remove the slot files (mappings still in use stay valid until let go)."""
-        for path in self._all:
+        for path in self.files:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
-        self._all.clear()
+        self.files.clear()
         self._free.clear()
         self._maps.clear()
 
@@ -304,6 +304,10 @@ class DecoderPool:
             r.first_record + row: entries for r in results for row, entries in r.errors.items()
         }
         return sum(r.rows for r in results), errors
+
+    def slot_files(self) -> list[str]:
+        """The shared-memory files of the result ring (removed by `close`)."""
+        return list(self._ring.files)
 
     def peak_rss(self) -> int:
         """The largest peak resident size (bytes) of the live workers (Linux; else 0)."""
