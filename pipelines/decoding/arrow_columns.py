@@ -8,7 +8,8 @@ import numpy as np
 import pyarrow as pa
 
 
-def _validity(valid: np.ndarray | None) -> pa.Buffer | None:
+def validity_buffer(valid: np.ndarray | None) -> pa.Buffer | None:
+    """Arrow's validity bitmap of a boolean mask (None: every value is valid)."""
     if valid is None or valid.all():
         return None
     return pa.py_buffer(np.packbits(valid, bitorder="little"))
@@ -31,17 +32,21 @@ def decimal_array(
     words[:, 0] = unscaled
     words[:, 1] = unscaled >> 63  # sign extension into the high word
     return pa.Array.from_buffers(
-        pa.decimal128(max(precision, 1), scale), n, [_validity(valid), pa.py_buffer(words)]
+        pa.decimal128(max(precision, 1), scale), n, [validity_buffer(valid), pa.py_buffer(words)]
     )
 
 
 def int_array(values: np.ndarray, valid: np.ndarray | None) -> pa.Array:
     return pa.Array.from_buffers(
-        pa.int64(), len(values), [_validity(valid), pa.py_buffer(values.astype(np.int64))]
+        pa.int64(),
+        len(values),
+        [validity_buffer(valid), pa.py_buffer(values.astype(np.int64, copy=False))],
     )
 
 
 def date_array(days: np.ndarray, valid: np.ndarray | None) -> pa.Array:
     return pa.Array.from_buffers(
-        pa.date32(), len(days), [_validity(valid), pa.py_buffer(days.astype(np.int32))]
+        pa.date32(),
+        len(days),
+        [validity_buffer(valid), pa.py_buffer(days.astype(np.int32, copy=False))],
     )

@@ -1,7 +1,10 @@
 """Compiled (numba) kernel for the common numeric fields: one pass over each record decodes
-all packed, plain zoned and binary fields at once, instead of one numpy pass per field per
-operation. Semantics and reason codes are those of `packed.py`, `zoned.py` and `binary.py`
-(the tests run both paths against the same data); wider or unusual fields stay on numpy.
+all packed, plain zoned and binary fields at once, straight into their final Arrow value
+buffers (int64, date32 day numbers or decimal128 words), with a state per value (valid,
+no value, or the fault's code) and per-field counts, so a chunk without faults costs no
+further pass at all. Semantics and reason codes are those of `packed.py`, `zoned.py`,
+`binary.py` and `dates.py` (the tests run both paths against the same data); wider or
+unusual fields stay on numpy.
 """
 
 from __future__ import annotations
@@ -9,29 +12,117 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-PACKED, ZONED, BINARY = 0, 1, 2
+PACKED, ZONED, BINARY = 0, 1, 2  # how a field's bytes are read
+INT, DATE, DECIMAL = 0, 1, 2  # what its value becomes
+NO_VALUE = -1  # state of a value that is null by the no-value rule (not a fault)
+BEYOND_PIC = 8  # state: a value with more digits than the PIC allows
+BAD_DATE = 9  # state: digits that are not a date of the field's format
+
+
+DATE_FORMATS = {"YYYYMMDD": 0, "CYYMMDD": 1, "YYMMDD": 2, "YYYYDDD": 3}
+
+
+@njit(cache=True, inline="always")
+def _days_from_civil(y: int, m: int, d: int) -> int:  # pragma: no cover - compiled
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    y -= 1 if m <= 2 else 0
+    era = (y if y >= 0 else y - 399) // 400
+    yoe = y - era * 400
+    doy = (153 * (m - 3 if m > 2 else m + 9) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+@njit(cache=True, inline="always")
+def _to_days(v: int, fmt: int, pivot: int) -> tuple[int, int]:  # pragma: no cover - compiled
+    """(day number, status): status 0 a date, 1 zero digits (no date), 2 not a date."""
+    if v == 0:
+        return 0, 1
+    if fmt == 3:
+        y = v // 1000
+        doy = v % 1000
+        leap = (y % 4 == 0 and y % 100 != 0) or y % 400 == 0
+        if y < 1 or doy < 1 or doy > (366 if leap else 365):
+            return 0, 2
+        return _days_from_civil(y, 1, 1) + doy - 1, 0
+    if fmt == 0:
+        y = v // 10000
+    elif fmt == 1:
+        if v // 1000000 > 9:
+            return 0, 2
+        y = 1900 + 100 * (v // 1000000) + (v // 10000) % 100
+    else:
+        yy = (v // 10000) % 100
+        y = 2000 + yy if yy < pivot else 1900 + yy
+    m = (v // 100) % 100
+    d = v % 100
+    if y < 1 or m < 1 or m > 12 or d < 1:
+        return 0, 2
+    leap = (y % 4 == 0 and y % 100 != 0) or y % 400 == 0
+    if m == 2:
+        limit = 29 if leap else 28
+    elif m in (4, 6, 9, 11):
+        limit = 30
+    else:
+        limit = 31
+    if d > limit:
+        return 0, 2
+    return _days_from_civil(y, m, d), 0
 
 
 @njit(cache=True, nogil=True)
-def decode_numeric_fields(  # pragma: no cover - compiled
+def digits_to_days(  # pragma: no cover - compiled
+    values: np.ndarray,
+    fmt: int,
+    pivot: int,
+    days: np.ndarray,
+    zero: np.ndarray,
+    bad: np.ndarray,
+) -> None:
+    """Same contract as `dates.digits_to_date`, one pass, no temporaries."""
+    for i in range(values.shape[0]):
+        days[i], status = _to_days(values[i], fmt, pivot)
+        zero[i] = status == 1
+        bad[i] = status == 2
+
+
+@njit(cache=True, nogil=True)
+def decode_numbers(  # pragma: no cover - compiled
     records: np.ndarray,
     offsets: np.ndarray,
     sizes: np.ndarray,
     kinds: np.ndarray,
     signed: np.ndarray,
     space: np.uint8,
-    values: np.ndarray,
-    reasons: np.ndarray,
-    empty: np.ndarray,
+    limits: np.ndarray,
+    date_formats: np.ndarray,
+    pivot: int,
+    out_kinds: np.ndarray,
+    rows: np.ndarray,
+    ints: np.ndarray,
+    days: np.ndarray,
+    decimals: np.ndarray,
+    state: np.ndarray,
+    nulls: np.ndarray,
+    faults: np.ndarray,
 ) -> None:
+    """Field f of record i → `state[f, i]` (0 valid, NO_VALUE, or a fault code) and, in
+    row `rows[f]` of the output for its kind (`ints`, `days` or `decimals`), its value
+    (0 where it is null). `limits[f]` > 0: |value| must stay below it (BEYOND_PIC);
+    `date_formats[f]` ≥ 0: the digits are a date of that format."""
     n = records.shape[0]
     k = offsets.shape[0]
+    for f in range(k):
+        nulls[f] = 0
+        faults[f] = 0
     for i in range(n):
         for f in range(k):
             off = offsets[f]
             size = sizes[f]
             kind = kinds[f]
             first = records[i, off]
+            v = 0
+            code = 0
             if kind != BINARY and (first == space or first == 0 or first == 0xFF):
                 same = True
                 for j in range(1, size):
@@ -39,13 +130,8 @@ def decode_numeric_fields(  # pragma: no cover - compiled
                         same = False
                         break
                 if same:
-                    empty[f, i] = True
-                    values[f, i] = 0
-                    reasons[f, i] = 0
-                    continue
-            v = 0
-            code = 0
-            if kind == PACKED:
+                    code = NO_VALUE
+            if code == 0 and kind == PACKED:
                 bad_digit = False
                 for j in range(size - 1):
                     b = np.int64(records[i, off + j])
@@ -69,7 +155,7 @@ def decode_numeric_fields(  # pragma: no cover - compiled
                     code = 2
                 elif negative and not signed[f]:
                     code = 3
-            elif kind == ZONED:
+            elif code == 0 and kind == ZONED:
                 bad_digit = False
                 for j in range(size):
                     b = np.int64(records[i, off + j])
@@ -87,13 +173,35 @@ def decode_numeric_fields(  # pragma: no cover - compiled
                     code = 1
                 elif negative and not signed[f]:
                     code = 3
-            else:
+            elif code == 0:
                 for j in range(size):
                     v = (v << 8) | np.int64(records[i, off + j])
                 if signed[f] and size < 8 and np.int64(records[i, off]) >= 128:
                     v -= 1 << (8 * size)
-            values[f, i] = v
-            reasons[f, i] = code
+            if code == 0 and limits[f] > 0 and (v >= limits[f] or v <= -limits[f]):
+                code = BEYOND_PIC
+            out = out_kinds[f]
+            if code == 0 and out == DATE:
+                v, status = _to_days(v, date_formats[f], pivot)
+                if status == 1:
+                    code = NO_VALUE  # zero digits: no date
+                elif status == 2:
+                    code = BAD_DATE
+            if code != 0:
+                v = 0
+                if code == NO_VALUE:
+                    nulls[f] += 1
+                else:
+                    faults[f] += 1
+            state[f, i] = code
+            row = rows[f]
+            if out == INT:
+                ints[row, i] = v
+            elif out == DATE:
+                days[row, i] = v
+            else:
+                decimals[row, i, 0] = v
+                decimals[row, i, 1] = v >> 63  # sign extension into the high word
 
 
 def run(
@@ -103,87 +211,45 @@ def run(
     kinds: np.ndarray,
     signed: np.ndarray,
     space: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(values, reason codes, empty mask), each shaped (fields, records)."""
+    limits: np.ndarray,
+    date_formats: np.ndarray,
+    out_kinds: np.ndarray,
+    pivot: int = 50,
+) -> tuple[np.ndarray, ...]:
+    """(ints, days, decimals, state, nulls, faults, rows): field f's values are row
+    `rows[f]` of the array for its output kind, its states row f of `state`, and
+    `nulls[f]` / `faults[f]` count its null values and its faults."""
     k, n = len(offsets), len(records)
-    values = np.empty((k, n), dtype=np.int64)
-    reasons = np.zeros((k, n), dtype=np.int8)
-    empty = np.zeros((k, n), dtype=np.bool_)
-    decode_numeric_fields(
+    rows = np.zeros(k, dtype=np.int64)
+    for kind in (INT, DATE, DECIMAL):
+        mine = out_kinds == kind
+        rows[mine] = np.arange(int(mine.sum()))
+    ints = np.empty((int((out_kinds == INT).sum()), n), dtype=np.int64)
+    days = np.empty((int((out_kinds == DATE).sum()), n), dtype=np.int32)
+    decimals = np.empty((int((out_kinds == DECIMAL).sum()), n, 2), dtype=np.int64)
+    state = np.empty((k, n), dtype=np.int8)
+    nulls = np.zeros(k, dtype=np.int64)
+    faults = np.zeros(k, dtype=np.int64)
+    decode_numbers(
         np.ascontiguousarray(records),
         offsets,
         sizes,
         kinds,
         signed,
         np.uint8(space),
-        values,
-        reasons,
-        empty,
+        limits,
+        date_formats,
+        pivot,
+        out_kinds,
+        rows,
+        ints,
+        days,
+        decimals,
+        state,
+        nulls,
+        faults,
     )
-    return values, reasons, empty
-
-
-DATE_FORMATS = {"YYYYMMDD": 0, "CYYMMDD": 1, "YYMMDD": 2, "YYYYDDD": 3}
-
-
-@njit(cache=True, inline="always")
-def _days_from_civil(y: int, m: int, d: int) -> int:  # pragma: no cover - compiled
-    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
-    y -= 1 if m <= 2 else 0
-    era = (y if y >= 0 else y - 399) // 400
-    yoe = y - era * 400
-    doy = (153 * (m - 3 if m > 2 else m + 9) + 2) // 5 + d - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146097 + doe - 719468
-
-
-@njit(cache=True, nogil=True)
-def digits_to_days(  # pragma: no cover - compiled
-    values: np.ndarray,
-    fmt: int,
-    pivot: int,
-    days: np.ndarray,
-    zero: np.ndarray,
-    bad: np.ndarray,
-) -> None:
-    """Same contract as `dates.digits_to_date`, one pass, no temporaries."""
-    month_days = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
-    for i in range(values.shape[0]):
-        v = values[i]
-        days[i] = 0
-        if v == 0:
-            zero[i] = True
-            continue
-        if fmt == 3:
-            y = v // 1000
-            doy = v % 1000
-            leap = (y % 4 == 0 and y % 100 != 0) or y % 400 == 0
-            if y < 1 or doy < 1 or doy > (366 if leap else 365):
-                bad[i] = True
-            else:
-                days[i] = _days_from_civil(y, 1, 1) + doy - 1
-            continue
-        if fmt == 0:
-            y = v // 10000
-        elif fmt == 1:
-            if v // 1000000 > 9:
-                bad[i] = True
-                continue
-            y = 1900 + 100 * (v // 1000000) + (v // 10000) % 100
-        else:
-            yy = (v // 10000) % 100
-            y = 2000 + yy if yy < pivot else 1900 + yy
-        m = (v // 100) % 100
-        d = v % 100
-        if y < 1 or m < 1 or m > 12 or d < 1:
-            bad[i] = True
-            continue
-        leap = (y % 4 == 0 and y % 100 != 0) or y % 400 == 0
-        limit = 29 if (m == 2 and leap) else month_days[m - 1]
-        if d > limit:
-            bad[i] = True
-            continue
-        days[i] = _days_from_civil(y, m, d)
+    return ints, days, decimals, state, nulls, faults, rows
 
 
 def dates(values: np.ndarray, fmt: str, pivot: int = 50) -> tuple[np.ndarray, ...]:
@@ -196,106 +262,3 @@ def dates(values: np.ndarray, fmt: str, pivot: int = 50) -> tuple[np.ndarray, ..
         np.ascontiguousarray(values, dtype=np.int64), DATE_FORMATS[fmt], pivot, days, zero, bad
     )
     return days.astype(np.int32), zero, bad
-
-
-@njit(cache=True, inline="always")
-def _encode_trimmed(  # pragma: no cover - compiled
-    records: np.ndarray,
-    i: int,
-    offset: int,
-    width: int,
-    utf8: np.ndarray,
-    utf8_len: np.ndarray,
-    is_space: np.ndarray,
-    trim_left: bool,
-    trim_right: bool,
-    data: np.ndarray,
-    pos: int,
-) -> int:
-    """Record i's field, trimmed, as UTF-8 into data[pos:]; returns the new end."""
-    start = offset
-    end = offset + width
-    if trim_right:
-        while end > start and is_space[records[i, end - 1]]:
-            end -= 1
-    if trim_left:
-        while start < end and is_space[records[i, start]]:
-            start += 1
-    for j in range(start, end):
-        b = records[i, j]
-        size = utf8_len[b]
-        data[pos] = utf8[b, 0]
-        if size > 1:
-            for k in range(1, size):
-                data[pos + k] = utf8[b, k]
-        pos += size
-    return pos
-
-
-@njit(cache=True, nogil=True)
-def text_to_utf8(  # pragma: no cover - compiled
-    records: np.ndarray,
-    offset: int,
-    width: int,
-    utf8: np.ndarray,
-    utf8_len: np.ndarray,
-    is_space: np.ndarray,
-    trim_left: bool,
-    trim_right: bool,
-    data: np.ndarray,
-    offsets: np.ndarray,
-) -> int:
-    """A text column → UTF-8 bytes and offsets, trimmed, in one pass (no temporaries)."""
-    pos = 0
-    offsets[0] = 0
-    for i in range(records.shape[0]):
-        pos = _encode_trimmed(
-            records, i, offset, width, utf8, utf8_len, is_space, trim_left, trim_right, data, pos
-        )
-        offsets[i + 1] = pos
-    return pos
-
-
-@njit(cache=True, nogil=True)
-def text_to_views(  # pragma: no cover - compiled
-    records: np.ndarray,
-    offset: int,
-    width: int,
-    utf8: np.ndarray,
-    utf8_len: np.ndarray,
-    is_space: np.ndarray,
-    trim_left: bool,
-    trim_right: bool,
-    views: np.ndarray,
-    data: np.ndarray,
-) -> int:
-    """A text column → Arrow string views (16 bytes each: length, then the value inline
-    when it has at most 12 bytes, else a 4-byte prefix, buffer 0 and its offset in `data`).
-
-    Short codes, numbers-as-text and names up to 12 bytes never touch a data buffer, and
-    polars takes the views as they are."""
-    pos = 0
-    for i in range(records.shape[0]):
-        begin = pos
-        pos = _encode_trimmed(
-            records, i, offset, width, utf8, utf8_len, is_space, trim_left, trim_right, data, pos
-        )
-        length = pos - begin
-        views[i, 0] = length & 0xFF
-        views[i, 1] = (length >> 8) & 0xFF
-        views[i, 2] = (length >> 16) & 0xFF
-        views[i, 3] = (length >> 24) & 0xFF
-        if length <= 12:
-            for k in range(12):
-                views[i, 4 + k] = data[begin + k] if k < length else 0
-            pos = begin  # inline: the bytes need no place in the data buffer
-        else:
-            for k in range(4):
-                views[i, 4 + k] = data[begin + k]
-            for k in range(4):
-                views[i, 8 + k] = 0  # buffer index 0
-            views[i, 12] = begin & 0xFF
-            views[i, 13] = (begin >> 8) & 0xFF
-            views[i, 14] = (begin >> 16) & 0xFF
-            views[i, 15] = (begin >> 24) & 0xFF
-    return pos

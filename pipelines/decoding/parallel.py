@@ -28,7 +28,7 @@ import pyarrow as pa
 from pipelines.copybook.model import RecordLayout
 from pipelines.decoding.decode_file import DecodedBatch, check_strict, decode_records
 from pipelines.decoding.framing import Framing
-from pipelines.decoding.reader import read_records
+from pipelines.decoding.reader import BLOCK_BYTES, read_records
 from pipelines.decoding.records import DecodeOptions
 from pipelines.decoding.splits import SPLIT_BYTES, Split, plan_splits
 from pipelines.decoding.workers import InOrder, WorkerProcesses
@@ -178,9 +178,12 @@ def _decode_here(
 ) -> DecodedBatch:
     """A split decoded in this process, as one batch (what a worker would hand back)."""
     span = (split.start, split.end, split.first_record)
+    # the whole split as one chunk where it fits a block of its own size: one Arrow
+    # chunk per column, so a consumer (polars) takes the columns without re-chunking
+    block = max(BLOCK_BYTES, split.end - split.start)
     batches = [
         decode_records(chunk, layout, opts)
-        for chunk in read_records(split.url, framing, layout.size, span=span)
+        for chunk in read_records(split.url, framing, layout.size, block, span=span)
     ]
     errors: dict[int, list[dict]] = {}
     offsets: dict[int, int] = {}

@@ -16,14 +16,15 @@ import pyarrow.compute as pc
 
 from pipelines.copybook.model import Field, RecordLayout, Usage
 from pipelines.decoding import kernels
-from pipelines.decoding.arrow_columns import date_array, decimal_array, int_array
+from pipelines.decoding.arrow_columns import date_array, decimal_array, int_array, validity_buffer
 from pipelines.decoding.binary import decode_binary, decode_wide_binary
 from pipelines.decoding.codepages import is_ebcdic, space_byte
 from pipelines.decoding.display_numbers import DISPLAY_REASONS, decode_display_number
 from pipelines.decoding.floats import decode_float
+from pipelines.decoding.kernels import DATE_FORMATS
 from pipelines.decoding.numeric_nulls import no_value_mask
 from pipelines.decoding.packed import PACKED_REASONS, decode_packed
-from pipelines.decoding.text import decode_text, decode_text_compiled, decode_text_views
+from pipelines.decoding.text import decode_text, decode_text_columns
 from pipelines.decoding.zoned import ZONED_REASONS, decode_zoned
 
 
@@ -143,11 +144,9 @@ def _numpy_number(
 
 
 def _numeric(
-    f: Field,
-    block: np.ndarray,
-    opts: DecodeOptions,
-    compiled: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    f: Field, block: np.ndarray, opts: DecodeOptions
 ) -> tuple[pa.Array, FieldFault | None]:
+    """A numeric field the compiled kernel does not take, with numpy (see kernels.py)."""
     pic = f.picture
     n = block.shape[0]
     ebcdic = is_ebcdic(opts.codepage_for(f))
@@ -155,22 +154,16 @@ def _numeric(
         values = decode_float(block, opts.float_format)
         arr = pa.array(values, type=pa.float32() if f.usage is Usage.FLOAT else pa.float64())
         return arr, None
-    if compiled is not None:
-        value, codes, empty = compiled
-        bad = codes != 0
-        table = PACKED_REASONS if f.usage is Usage.PACKED else ZONED_REASONS
-        reasons = _reasons(codes, table) if bad.any() else ""
-    else:
-        value, bad, reasons, empty = _numpy_number(f, block, opts, ebcdic)
+    value, bad, reasons, empty = _numpy_number(f, block, opts, ebcdic)
     if f.usage is Usage.BINARY and pic.digits <= 18 and value.dtype != object:
         # COMP/BINARY hold at most the PIC's digits (COMP-5 the full binary range): a value
         # beyond them is not what the program stored, e.g. text bytes read as a number
-        bad = np.abs(value) >= 10**pic.digits
+        bad = (value >= 10**pic.digits) | (value <= -(10**pic.digits))
         reasons = f"binary value exceeds PIC {pic.text}"
     if f.usage is Usage.PACKED and 2 * f.size - 1 > pic.digits:
         # an even digit count leaves a high-order pad nibble that COBOL keeps at zero: a
         # value beyond the PIC's digits is damage, and would not fit its decimal type
-        over = np.abs(value) >= 10**pic.digits
+        over = (value >= 10**pic.digits) | (value <= -(10**pic.digits))
         over = over.astype(bool) & ~bad & ~empty
         if over.any():
             if isinstance(reasons, str):
@@ -200,6 +193,8 @@ def _numeric(
 def _kernel_kind(f: Field, ebcdic: bool, dialect: str) -> int | None:
     """Which compiled decoder handles `f`, if any (the common, narrow cases)."""
     pic = f.picture
+    if pic.scale < 0:  # P scaling to the right: numpy multiplies out
+        return None
     if f.usage is Usage.PACKED and f.size <= 9:
         return kernels.PACKED
     if f.usage is Usage.DISPLAY and ebcdic and not _needs_general_display(f) and pic.digits <= 18:
@@ -214,9 +209,42 @@ def _kernel_kind(f: Field, ebcdic: bool, dialect: str) -> int | None:
     return None
 
 
+def _digit_limit(f: Field) -> int:
+    """|value| must stay below this (0: any value the bytes hold is the field's)."""
+    pic = f.picture
+    if f.usage is Usage.BINARY and pic.digits <= 18:
+        # COMP/BINARY hold at most the PIC's digits (COMP-5 the full binary range): a value
+        # beyond them is not what the program stored, e.g. text bytes read as a number
+        return 10**pic.digits
+    if f.usage is Usage.PACKED and 2 * f.size - 1 > pic.digits:
+        # an even digit count leaves a high-order pad nibble that COBOL keeps at zero: a
+        # value beyond the PIC's digits is damage, and would not fit its decimal type
+        return 10**pic.digits
+    return 0
+
+
+def _output_kind(f: Field, opts: DecodeOptions) -> int:
+    pic = f.picture
+    if opts.dates.get(f.column):
+        return kernels.DATE
+    return kernels.INT if pic.scale == 0 and pic.precision <= 18 else kernels.DECIMAL
+
+
+def _state_reasons(f: Field, opts: DecodeOptions) -> np.ndarray:
+    """Kernel state code → reason text, for field `f`."""
+    table = PACKED_REASONS if f.usage is Usage.PACKED else ZONED_REASONS
+    lookup = np.array([""] + [table.get(i, "invalid value") for i in range(1, 10)], dtype=object)
+    usage = "binary" if f.usage is Usage.BINARY else "packed"
+    lookup[kernels.BEYOND_PIC] = f"{usage} value exceeds PIC {f.picture.text}"
+    lookup[kernels.BAD_DATE] = f"not a valid {opts.dates.get(f.column)} date"
+    return lookup
+
+
 def _compiled_numbers(
     records: np.ndarray, layout: RecordLayout, opts: DecodeOptions
-) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+) -> dict[int, tuple[pa.Array, FieldFault | None]]:
+    """id(field) → (Arrow array, fault) for every numeric field the compiled kernel takes,
+    all decoded in one pass over the records."""
     ebcdic = is_ebcdic(opts.codepage)
     chosen = [
         (f, k)
@@ -228,15 +256,43 @@ def _compiled_numbers(
     ]
     if not chosen or len(records) == 0:
         return {}
-    values, codes, empty = kernels.run(
+    fields = [f for f, _ in chosen]
+    out_kinds = np.array([_output_kind(f, opts) for f in fields], dtype=np.int8)
+    ints, days, decimals, state, nulls, faults, rows = kernels.run(
         records,
-        np.array([f.offset for f, _ in chosen], dtype=np.int64),
-        np.array([f.size for f, _ in chosen], dtype=np.int64),
+        np.array([f.offset for f in fields], dtype=np.int64),
+        np.array([f.size for f in fields], dtype=np.int64),
         np.array([k for _, k in chosen], dtype=np.int8),
-        np.array([f.picture.signed for f, _ in chosen], dtype=np.bool_),
+        np.array([f.picture.signed for f in fields], dtype=np.bool_),
         space_byte(opts.codepage),
+        np.array([_digit_limit(f) for f in fields], dtype=np.int64),
+        np.array(
+            [DATE_FORMATS.get(opts.dates.get(f.column, ""), -1) for f in fields], dtype=np.int64
+        ),
+        out_kinds,
     )
-    return {f.name: (values[i], codes[i], empty[i]) for i, (f, _) in enumerate(chosen)}
+    n = len(records)
+    out: dict[int, tuple[pa.Array, FieldFault | None]] = {}
+    for i, f in enumerate(fields):
+        valid = None if nulls[i] + faults[i] == 0 else state[i] == 0
+        row = rows[i]
+        if out_kinds[i] == kernels.INT:
+            arr = int_array(ints[row], valid)
+        elif out_kinds[i] == kernels.DATE:
+            arr = date_array(days[row], valid)
+        else:
+            pic = f.picture
+            arr = pa.Array.from_buffers(
+                pa.decimal128(max(pic.precision, 1), pic.scale),
+                n,
+                [validity_buffer(valid), pa.py_buffer(decimals[row])],
+            )
+        fault = None
+        if faults[i]:
+            bad = state[i] > 0
+            fault = FieldFault(f, bad, _state_reasons(f, opts)[np.maximum(state[i], 0)])
+        out[id(f)] = arr, fault
+    return out
 
 
 def decode_chunk(
@@ -259,10 +315,27 @@ def decode_chunk(
         or any(f.depends_on for f in layout.fields)
     )
     direct_views = opts.text_views and not post_processed
+    single_byte = [
+        f for f in layout.fields if not f.picture.is_numeric and f.picture.category != "national"
+    ]
+    texts = dict(
+        zip(
+            map(id, single_byte),  # names can repeat (OCCURS elements, groups)
+            decode_text_columns(
+                records,
+                [(f.offset, f.size, opts.codepage_for(f)) for f in single_byte],
+                opts.trim,
+                opts.controls,
+                direct_views,
+            ),
+            strict=True,
+        )
+    )
     for f in layout.fields:
         block = records[:, f.offset : f.offset + f.size]
         if f.picture.is_numeric:
-            arr, fault = _numeric(f, block, opts, compiled.get(f.name))
+            done = compiled.get(id(f))
+            arr, fault = done if done is not None else _numeric(f, block, opts)
             if fault is not None:
                 faults.append(fault)
         else:
@@ -270,10 +343,7 @@ def decode_chunk(
                 # PIC N: UTF-16 big-endian (CCSID 1200), two bytes a character
                 arr = decode_text(block, "utf-16-be", opts.trim, "keep")
             else:
-                decode = decode_text_views if direct_views else decode_text_compiled
-                arr = decode(
-                    records, f.offset, f.size, opts.codepage_for(f), opts.trim, opts.controls
-                )
+                arr = texts[id(f)]
             if opts.low_values_text_null:
                 low = (block == 0).all(axis=1)
                 if low.any():

@@ -8,13 +8,14 @@ Python loop touches a record.
 from __future__ import annotations
 
 import codecs
+from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.decoding import kernels
+from pipelines.decoding import text_kernel
 from pipelines.decoding.codepages import codec_name, decoding_table
 
 
@@ -85,13 +86,81 @@ def _utf8_tables(codepage: str, controls: str) -> tuple[np.ndarray, np.ndarray, 
     return utf8, length, is_space
 
 
-def _prepare(
-    records: np.ndarray, width: int, codepage: str, trim: str, controls: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """The kernels' byte tables, and the most UTF-8 bytes the column can take."""
+@lru_cache
+def _stacked_tables(
+    pages: tuple[str, ...], controls: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
+    """The kernel's tables for several code pages (index = position in `pages`), and the
+    most UTF-8 bytes a byte can become in each."""
+    tables = [_utf8_tables(page, controls) for page in pages]
+    widest = {page: int(t[1].max(initial=1)) for page, t in zip(pages, tables, strict=True)}
+    stack = [np.stack([t[i] for t in tables]) for i in range(3)]
+    return stack[0], stack[1], stack[2], widest
+
+
+def decode_text_columns(
+    records: np.ndarray,
+    fields: Sequence[tuple[int, int, str]],
+    trim: str = "right",
+    controls: str = "space",
+    views: bool = False,
+) -> list[pa.Array]:
+    """Text fields (byte offset, width, code page) of `records` decoded together in one
+    compiled pass (see text_kernel.py), trimmed of spaces: Arrow strings, or string views
+    (the layout polars keeps) when `views`."""
     _check_policies(trim, controls)
-    utf8, length, is_space = _utf8_tables(codepage, controls)
-    return utf8, length, is_space, records.shape[0] * width * int(length.max(initial=1))
+    if not fields:
+        return []
+    records = np.ascontiguousarray(records)
+    n = records.shape[0]
+    out: list[pa.Array | None] = [None] * len(fields)
+    pages = tuple(sorted({page for _, _, page in fields}))
+    utf8, utf8_len, is_space, widest = _stacked_tables(pages, controls)
+    compiled: list[int] = []
+    capacities: list[int] = []
+    for f, (_, width, page) in enumerate(fields):
+        capacity = n * width * widest[page]
+        if capacity >= 2**31:  # 32-bit offsets cannot address it: the codec path
+            block = records[:, fields[f][0] : fields[f][0] + width]
+            arr = decode_text(block, page, trim, controls)
+            out[f] = arr.cast(pa.string_view()) if views else arr
+            continue
+        compiled.append(f)
+        capacities.append(0 if views and width * widest[page] <= 12 else capacity)
+    if compiled:
+        base = np.zeros(len(compiled), dtype=np.int64)
+        base[1:] = np.cumsum(capacities)[:-1]
+        data = np.empty(sum(capacities) + 16, dtype=np.uint8)
+        view_cells = np.empty((len(compiled) if views else 1, n if views else 1, 16), np.uint8)
+        offsets = np.empty((1 if views else len(compiled), 1 if views else n + 1), np.int32)
+        used = np.zeros(len(compiled), dtype=np.int64)
+        text_kernel.text_columns(
+            records,
+            np.array([fields[f][0] for f in compiled], dtype=np.int64),
+            np.array([fields[f][1] for f in compiled], dtype=np.int64),
+            np.array([pages.index(fields[f][2]) for f in compiled], dtype=np.int64),
+            utf8,
+            utf8_len,
+            is_space,
+            trim in ("left", "both"),
+            trim in ("right", "both"),
+            views,
+            view_cells,
+            offsets,
+            data,
+            base,
+            used,
+        )
+        for c, f in enumerate(compiled):
+            region = pa.py_buffer(data[base[c] : base[c] + used[c]])
+            out[f] = (
+                pa.Array.from_buffers(
+                    pa.string_view(), n, [None, pa.py_buffer(view_cells[c]), region]
+                )
+                if views
+                else pa.StringArray.from_buffers(n, pa.py_buffer(offsets[c]), region)
+            )
+    return out  # type: ignore[return-value]
 
 
 def decode_text_compiled(
@@ -103,29 +172,7 @@ def decode_text_compiled(
     controls: str = "space",
 ) -> pa.StringArray:
     """`decode_text` for single-byte code pages in one compiled pass over the records."""
-    utf8, length, is_space, capacity = _prepare(records, width, codepage, trim, controls)
-    n = records.shape[0]
-    # 32-bit offsets (Arrow's string type, what polars and Parquet take without a cast)
-    # whenever the chunk's text cannot reach 2 GiB
-    small = capacity < 2**31
-    data = np.empty(capacity + 4, dtype=np.uint8)  # + 4: the kernel writes one UTF-8 unit ahead
-    offsets = np.empty(n + 1, dtype=np.int32 if small else np.int64)
-    used = kernels.text_to_utf8(
-        np.ascontiguousarray(records),
-        offset,
-        width,
-        utf8,
-        length,
-        is_space,
-        trim in ("left", "both"),
-        trim in ("right", "both"),
-        data,
-        offsets,
-    )
-    if small:
-        return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data[:used]))
-    arr = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data[:used]))
-    return arr.cast(pa.string())
+    return decode_text_columns(records, [(offset, width, codepage)], trim, controls)[0]
 
 
 def decode_text_views(
@@ -136,27 +183,5 @@ def decode_text_views(
     trim: str = "right",
     controls: str = "space",
 ) -> pa.Array:
-    """`decode_text_compiled` producing Arrow string views (see kernels.text_to_views)."""
-    utf8, length, is_space, capacity = _prepare(records, width, codepage, trim, controls)
-    n = records.shape[0]
-    if capacity >= 2**31:  # view offsets are 32-bit
-        return decode_text_compiled(records, offset, width, codepage, trim, controls).cast(
-            pa.string_view()
-        )
-    views = np.empty((n, 16), dtype=np.uint8)
-    data = np.empty(capacity + 16, dtype=np.uint8)
-    used = kernels.text_to_views(
-        np.ascontiguousarray(records),
-        offset,
-        width,
-        utf8,
-        length,
-        is_space,
-        trim in ("left", "both"),
-        trim in ("right", "both"),
-        views,
-        data,
-    )
-    return pa.Array.from_buffers(
-        pa.string_view(), n, [None, pa.py_buffer(views), pa.py_buffer(data[:used])]
-    )
+    """`decode_text_compiled` producing Arrow string views."""
+    return decode_text_columns(records, [(offset, width, codepage)], trim, controls, True)[0]
