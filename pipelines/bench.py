@@ -194,7 +194,17 @@ def _interleaved(runs: dict[int, object], rounds: int) -> dict[int, list[float]]
     return times
 
 
-def bench_decoder(records: int, repeats: int) -> None:
+def _scaling(seconds: dict[int, list[float]]) -> str:
+    """Median of the rounds' 1-worker/2-worker time ratios, and their middle half: on a
+    shared machine single rounds scatter widely, so the spread is printed beside it."""
+    ratios = [a / b for a, b in zip(seconds[1], seconds[2], strict=True)]
+    if len(ratios) < 2:
+        return f"{ratios[0]:.2f}x"
+    low, _, high = statistics.quantiles(ratios, n=4)
+    return f"{statistics.median(ratios):.2f}x [{low:.2f}-{high:.2f}]"
+
+
+def bench_decoder(records: int, repeats: int, rounds: int = 11) -> None:
     from pipelines.decoding.memory import reuse_freed_memory
     from pipelines.decoding.parallel import DecoderPool
 
@@ -217,14 +227,14 @@ def bench_decoder(records: int, repeats: int) -> None:
             # hits both alike; the scaling is the median of the rounds' ratios
             frame_s = _interleaved(
                 {n: (lambda p=pool: engine_workers(p, path)) for n, pool in pools.items()},
-                max(repeats, 5),
+                rounds,
             )
             delta_s = _interleaved(
                 {
                     n: (lambda p=pool: engine_workers_to_delta(p, path, target))
                     for n, pool in pools.items()
                 },
-                max(repeats, 5),
+                rounds,
             )
             worker_peak = max(one.peak_rss(), two.peak_rss())
         # the parent as one of the decoders: 1 = this process alone, 2 = it + 1 worker
@@ -237,24 +247,18 @@ def bench_decoder(records: int, repeats: int) -> None:
                 engine_workers(pool, path)
             shared_s = _interleaved(
                 {n: (lambda p=pool: engine_workers(p, path)) for n, pool in shared.items()},
-                max(repeats, 5),
+                rounds,
             )
         shared_mbs = {n: size / statistics.median(t) / 1e6 for n, t in shared_s.items()}
-        shared_scaling = statistics.median(
-            a / b for a, b in zip(shared_s[1], shared_s[2], strict=True)
-        )
+        shared_scaling = _scaling(shared_s)
         frames = {
             n: (size / statistics.median(t) / 1e6, statistics.median(t)) for n, t in frame_s.items()
         }
         deltas = {
             n: (size / statistics.median(t) / 1e6, statistics.median(t)) for n, t in delta_s.items()
         }
-        frame_scaling = statistics.median(
-            a / b for a, b in zip(frame_s[1], frame_s[2], strict=True)
-        )
-        delta_scaling = statistics.median(
-            a / b for a, b in zip(delta_s[1], delta_s[2], strict=True)
-        )
+        frame_scaling = _scaling(frame_s)
+        delta_scaling = _scaling(delta_s)
         engine_mbs, engine_s = _median_rate(lambda: engine_decode(path), size, repeats)
         sample = min(records, 200_000)
         base_mbs, base_s = _median_rate(
@@ -277,14 +281,15 @@ def bench_decoder(records: int, repeats: int) -> None:
         line(f"engine, {n} worker(s), file -> polars DataFrames", *frames[n])
         line(f"engine, {n} worker(s), file -> Delta table (one commit)", *deltas[n])
     print(
-        f"  scaling 1 -> 2 worker processes, parent only consuming (median of per-round "
-        f"ratios): {frame_scaling:.2f}x (DataFrame), {delta_scaling:.2f}x (Delta)"
+        f"  scaling 1 -> 2 worker processes, parent only consuming (median of {rounds} "
+        f"per-round ratios, middle half in brackets): {frame_scaling} (DataFrame), "
+        f"{delta_scaling} (Delta)"
     )
     line("engine, parent decoding alone, file -> DataFrames", shared_mbs[1])
     line("engine, parent + 1 worker decoding, file -> DataFrames", shared_mbs[2])
     print(
-        f"  scaling 1 -> 2 decoding processes, the parent being one (median of per-round "
-        f"ratios): {shared_scaling:.2f}x (DataFrame)"
+        f"  scaling 1 -> 2 decoding processes, the parent being one (median of {rounds} "
+        f"per-round ratios): {shared_scaling} (DataFrame)"
     )
     print(
         f"  ratio engine/baseline: {polars_mbs / base_mbs:.1f}x (DataFrame, 1 process), "
@@ -755,6 +760,12 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=11,
+        help="rounds of 1 vs 2 workers for the scaling (median of per-round ratios)",
+    )
+    parser.add_argument(
         "--pipeline",
         type=int,
         default=0,
@@ -797,7 +808,7 @@ def main() -> None:
     if args.api:
         bench_api(args.api)
     if args.records:
-        bench_decoder(args.records, args.repeats)
+        bench_decoder(args.records, args.repeats, args.rounds)
     if args.large_gb:
         bench_large(args.large_gb)
     if args.pipeline:

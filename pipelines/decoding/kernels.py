@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from pipelines.decoding.slot_arena import output_array
+
 PACKED, ZONED, BINARY = 0, 1, 2  # how a field's bytes are read
 INT, DATE, DECIMAL = 0, 1, 2  # what its value becomes
 NO_VALUE = -1  # state of a value that is null by the no-value rule (not a fault)
@@ -224,9 +226,9 @@ def run(
     for kind in (INT, DATE, DECIMAL):
         mine = out_kinds == kind
         rows[mine] = np.arange(int(mine.sum()))
-    ints = np.empty((int((out_kinds == INT).sum()), n), dtype=np.int64)
-    days = np.empty((int((out_kinds == DATE).sum()), n), dtype=np.int32)
-    decimals = np.empty((int((out_kinds == DECIMAL).sum()), n, 2), dtype=np.int64)
+    ints = output_array((int((out_kinds == INT).sum()), n), np.int64)
+    days = output_array((int((out_kinds == DATE).sum()), n), np.int32)
+    decimals = output_array((int((out_kinds == DECIMAL).sum()), n, 2), np.int64)
     state = np.empty((k, n), dtype=np.int8)
     nulls = np.zeros(k, dtype=np.int64)
     faults = np.zeros(k, dtype=np.int64)

@@ -2,10 +2,11 @@
 (file, byte range) split on record boundaries (splits.py), any record format.
 
 The split is the unit of work so the same function can run on a distributed engine later.
-Workers write Arrow IPC into a ring of shared-memory slots that both sides keep mapped,
-so the decoded columns cross the process boundary without pickling and, after a slot's
-first use, without page faults; results come back in file order, with a few splits per
-worker in flight so memory stays bounded for files of any size.
+Workers decode straight into a ring of shared-memory slots that both sides keep mapped
+(slot_arena.py), so the decoded columns cross the process boundary without pickling or
+copying and, after a slot's first use, without page faults; results come back in file
+order, with a few splits per worker in flight so memory stays bounded for files of any
+size.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pipelines.decoding.decode_file import DecodedBatch, check_strict, decode_re
 from pipelines.decoding.framing import Framing
 from pipelines.decoding.reader import BLOCK_BYTES, read_records
 from pipelines.decoding.records import DecodeOptions
+from pipelines.decoding.slot_arena import SlotArena, TableManifest, read_table
 from pipelines.decoding.splits import SPLIT_BYTES, Split, plan_splits
 from pipelines.decoding.workers import InOrder, WorkerProcesses
 
@@ -38,8 +40,8 @@ IN_FLIGHT_PER_WORKER = 4
 
 @dataclass(frozen=True)
 class SplitResult:
-    slot: str  # the shared-memory slot holding the split as an Arrow IPC file
-    nbytes: int
+    slot: str  # the shared-memory slot holding the split's decoded buffers
+    manifest: TableManifest  # where each column's buffers are in the slot
     errors: dict[int, list[dict]]
     error_offsets: dict[int, int]
     first_record: int
@@ -51,30 +53,9 @@ def _scratch_dir() -> str:
     return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else tempfile.gettempdir()
 
 
-# worker side: slot path → (mapping, size); lives as long as the worker process
-_worker_slots: dict[str, mmap.mmap] = {}
-
-
-def _slot_for_writing(path: str, nbytes: int) -> mmap.mmap:
-    """The worker's mapping of a slot, grown when a split needs more room.
-
-    Kept between splits: writing into pages that are already mapped is a plain copy,
-    where a fresh file for every split cost a page fault and a zeroed page per 4 KiB
-    (a quarter of a worker's time on a 120-byte-record file)."""
-    mapping = _worker_slots.get(path)
-    if mapping is not None and len(mapping) >= nbytes:
-        return mapping
-    if mapping is not None:
-        mapping.close()
-    size = max(nbytes + (nbytes >> 3), 1 << 20)  # headroom: next split is rarely larger
-    fd = os.open(path, os.O_RDWR)
-    try:
-        os.ftruncate(fd, max(size, os.fstat(fd).st_size))
-        mapping = mmap.mmap(fd, os.fstat(fd).st_size)
-    finally:
-        os.close(fd)
-    _worker_slots[path] = mapping
-    return mapping
+# worker side: slot path → its arena; lives as long as the worker process, so a slot's
+# pages, once touched, are reused by every later split written into it
+_worker_arenas: dict[str, SlotArena] = {}
 
 
 def _job(layout: RecordLayout, opts: DecodeOptions, framing: Framing) -> bytes:
@@ -88,23 +69,28 @@ def _unpickled(job: bytes) -> tuple[RecordLayout, DecodeOptions, Framing]:
 
 
 def decode_split(split: Split, job: bytes, views: bool, slot: str) -> SplitResult:
-    """One split → an Arrow IPC file in the shared-memory `slot` (runs in a worker).
+    """One split, decoded straight into the shared-memory `slot` (runs in a worker).
 
-    The parent reads it in place: the decoded columns are neither pickled nor copied
-    through a pipe; only the (few) error entries are pickled."""
+    The kernels write their output buffers into the slot (slot_arena.py), the parent
+    reads them in place: the decoded columns are neither pickled nor copied through a
+    pipe; only their offsets and the (few) error entries are pickled."""
     layout, opts, framing = _unpickled(job)
     if views:  # text as string views: the parent's polars takes them without converting
         opts = replace(opts, text_views=True)
-    batch = _decode_here(split, layout, opts, framing)
-    sizer = pa.MockOutputStream()
-    with pa.ipc.new_file(sizer, batch.table.schema) as writer:
-        writer.write_table(batch.table)
-    nbytes = sizer.size()
-    sink = pa.FixedSizeBufferWriter(pa.py_buffer(_slot_for_writing(slot, nbytes)))
-    with pa.ipc.new_file(sink, batch.table.schema) as writer:
-        writer.write_table(batch.table)
+    arena = _worker_arenas.get(slot)
+    if arena is None:
+        arena = _worker_arenas[slot] = SlotArena(slot)
+    arena.reset()
+    with arena.allocating():
+        batch = _decode_here(split, layout, opts, framing)
+        manifest = arena.export(batch.table)
     return SplitResult(
-        slot, nbytes, batch.errors, batch.error_offsets, split.first_record, split.end
+        slot,
+        manifest,
+        batch.errors,
+        batch.error_offsets,
+        split.first_record,
+        split.end,
     )
 
 
@@ -130,8 +116,9 @@ class _SlotRing:
     def release(self, path: str) -> None:
         self._free.append(path)
 
-    def read(self, path: str, nbytes: int) -> pa.Table:
-        """The table in the slot, zero-copy; the slot is released when it is let go."""
+    def read(self, result: SplitResult) -> pa.Table:
+        """The split's table in its slot, zero-copy; the slot is released when it is let go."""
+        path, nbytes = result.slot, result.manifest.nbytes
         mapping = self._maps.get(path)
         if mapping is None or len(mapping) < nbytes:
             with open(path, "rb") as fh:
@@ -140,7 +127,7 @@ class _SlotRing:
         view = np.frombuffer(mapping, dtype=np.uint8, count=nbytes)
         # every Arrow buffer read below keeps `view` alive; when the last goes, so does it
         weakref.finalize(view, self.release, path)
-        return pa.ipc.open_file(pa.py_buffer(view)).read_all()
+        return read_table(view, result.manifest)
 
     def close(self) -> None:
         """Remove the slot files (mappings still in use stay valid until let go)."""
@@ -242,7 +229,7 @@ class DecoderPool:
                     self._ring.release(head)
                     raise
                 batch = DecodedBatch(
-                    self._ring.read(head, result.nbytes),
+                    self._ring.read(result),
                     result.errors,
                     result.first_record,
                     result.end_offset,

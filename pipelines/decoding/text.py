@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from pipelines.decoding import text_kernel
 from pipelines.decoding.codepages import codec_name, decoding_table
+from pipelines.decoding.slot_arena import output_array
 
 
 def decode_text(
@@ -131,8 +132,8 @@ def decode_text_columns(
         base = np.zeros(len(compiled), dtype=np.int64)
         base[1:] = np.cumsum(capacities)[:-1]
         data = np.empty(sum(capacities) + 16, dtype=np.uint8)
-        view_cells = np.empty((len(compiled) if views else 1, n if views else 1, 16), np.uint8)
-        offsets = np.empty((1 if views else len(compiled), 1 if views else n + 1), np.int32)
+        view_cells = output_array((len(compiled), n, 16) if views else (1, 1, 16), np.uint8)
+        offsets = output_array((1, 1) if views else (len(compiled), n + 1), np.int32)
         used = np.zeros(len(compiled), dtype=np.int64)
         text_kernel.text_columns(
             records,
