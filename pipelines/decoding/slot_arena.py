@@ -36,6 +36,15 @@ def output_array(shape: int | tuple[int, ...], dtype: type | np.dtype) -> np.nda
 Chunk = tuple[int, int, int, tuple[tuple[int, int] | None, ...]]
 
 
+def give_back_tail(array: np.ndarray, keep: int) -> np.ndarray:
+    """The first `keep` bytes of the 1-D byte array `array`, the newest allocation in the
+    active slot, whose rest the slot takes back (without a slot: just the slice)."""
+    arena = _current.get()
+    if arena is not None:
+        arena.give_back(array, keep)
+    return array[:keep]
+
+
 @dataclass(frozen=True)
 class TableManifest:
     """Where a table's buffers are in a slot: plain tuples and the schema's IPC bytes, so
@@ -93,6 +102,14 @@ class SlotArena:
         self._cursor = start + count * dtype.itemsize
         flat = np.frombuffer(mapping, dtype=dtype, count=count, offset=start)
         return flat.reshape(shape)
+
+    def give_back(self, array: np.ndarray, keep: int) -> None:
+        """Shrink the newest allocation to its first `keep` bytes (others stay as they are)."""
+        mapping, base = self._maps[-1]
+        start = array.ctypes.data - base
+        inside = start >= 0 and start + array.nbytes <= len(mapping)
+        if inside and start + array.nbytes == self._cursor:
+            self._cursor = start + keep
 
     def _place(self, buf: pa.Buffer) -> tuple[int, int]:
         """The buffer's (file offset, size), copying it into the slot if it lies elsewhere."""

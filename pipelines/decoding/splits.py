@@ -19,7 +19,7 @@ from numba import njit
 
 from pipelines.decoding.framing import Framing, FramingError, fixed_records
 
-SPLIT_BYTES = 8 << 20
+SPLIT_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)

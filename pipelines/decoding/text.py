@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from pipelines.decoding import text_kernel
 from pipelines.decoding.codepages import codec_name, decoding_table
-from pipelines.decoding.slot_arena import output_array
+from pipelines.decoding.slot_arena import give_back_tail, output_array
 
 
 def decode_text(
@@ -131,7 +131,7 @@ def decode_text_columns(
     if compiled:
         base = np.zeros(len(compiled), dtype=np.int64)
         base[1:] = np.cumsum(capacities)[:-1]
-        data = np.empty(sum(capacities) + 16, dtype=np.uint8)
+        data = output_array(sum(capacities) + 16, np.uint8)
         view_cells = output_array((len(compiled), n, 16) if views else (1, 1, 16), np.uint8)
         offsets = output_array((1, 1) if views else (len(compiled), n + 1), np.int32)
         used = np.zeros(len(compiled), dtype=np.int64)
@@ -152,6 +152,16 @@ def decode_text_columns(
             base,
             used,
         )
+        # each field's region holds its worst case (every byte a multi-byte character); the
+        # bytes in use are moved together and the rest handed back, so a slot keeps only
+        # what the values need (a view's offset is relative to its region: moving is free)
+        start = 0
+        for c in range(len(compiled)):
+            if start != base[c]:
+                data[start : start + used[c]] = data[base[c] : base[c] + used[c]]
+            base[c] = start
+            start += used[c]
+        data = give_back_tail(data, start)
         for c, f in enumerate(compiled):
             region = pa.py_buffer(data[base[c] : base[c] + used[c]])
             out[f] = (
