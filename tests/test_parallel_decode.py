@@ -295,3 +295,24 @@ def test_slot_arena_grows_and_exports_what_the_parent_reads(tmp_path: Path) -> N
             view = np.frombuffer(mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ), np.uint8)
         assert read_table(view, manifest).equals(table)
         assert read_table(view, big_manifest).equals(big_table)
+
+
+def test_text_regions_keep_only_the_bytes_in_use(tmp_path: Path) -> None:
+    """Text is decoded into its worst-case room (2 UTF-8 bytes per cp273 byte); the slot
+    takes the unused rest back, so slot files stay the size of the values."""
+    from pipelines.decoding.slot_arena import SlotArena
+    from pipelines.decoding.text import decode_text_columns
+
+    slot = tmp_path / "slot"
+    slot.write_bytes(b"")
+    arena = SlotArena(str(slot))
+    records = np.full((1_000, 50), 0x40, dtype=np.uint8)  # spaces
+    records[:, :30] = 0xC1  # "A" * 30, then 20 spaces trimmed away
+    records[:, 30] = 0xC0  # "ä" in cp273: 2 UTF-8 bytes
+    with arena.allocating():
+        first, second = decode_text_columns(
+            records, [(0, 40, "cp273"), (0, 50, "cp273")], views=False
+        )
+    assert first.to_pylist() == second.to_pylist() == ["A" * 30 + "ä"] * 1_000
+    offsets_room = 2 * 1_001 * 4 + 64
+    assert arena.used <= 16 + offsets_room + 2 * 1_000 * 32 + 64

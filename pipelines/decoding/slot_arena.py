@@ -79,6 +79,11 @@ class SlotArena:
         self._maps = self._maps[-1:]
         self._cursor = 0
 
+    @property
+    def used(self) -> int:
+        """Bytes of the slot taken by this split so far."""
+        return self._cursor
+
     def _room(self, end: int) -> mmap.mmap:
         if self._maps and len(self._maps[-1][0]) >= end:
             return self._maps[-1][0]

@@ -131,9 +131,9 @@ def decode_text_columns(
     if compiled:
         base = np.zeros(len(compiled), dtype=np.int64)
         base[1:] = np.cumsum(capacities)[:-1]
-        data = output_array(sum(capacities) + 16, np.uint8)
         view_cells = output_array((len(compiled), n, 16) if views else (1, 1, 16), np.uint8)
         offsets = output_array((1, 1) if views else (len(compiled), n + 1), np.int32)
+        data = output_array(sum(capacities) + 16, np.uint8)  # last: its tail is given back
         used = np.zeros(len(compiled), dtype=np.int64)
         text_kernel.text_columns(
             records,
