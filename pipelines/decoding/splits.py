@@ -84,11 +84,11 @@ def _walk(
 
 
 def _split_size(remaining: int, split_bytes: int, workers: int) -> int:
-    """The next split's size: a share of what remains, between a quarter and all of
+    """The next split's size: a share of what remains, between a sixteenth and all of
     `split_bytes` (one worker has nobody to wait for: always the full size)."""
     if workers <= 1:
         return split_bytes
-    return max(min(split_bytes, remaining // (2 * workers)), split_bytes // 4, 1)
+    return max(min(split_bytes, remaining // (2 * workers)), split_bytes // 16, 1)
 
 
 def plan_splits(
@@ -101,8 +101,9 @@ def plan_splits(
     """Splits of at most `split_bytes` covering the file between its header and footer.
 
     Sizes are guided (as OpenMP's guided schedule): full splits while much of the file
-    remains, then ever smaller ones (down to a quarter), so the workers finish together
-    instead of one idling while another decodes a last full split alone."""
+    remains, then ever smaller ones (down to a sixteenth: 1 MB, a few ms of work), so the
+    workers finish together instead of one idling while another decodes a last large
+    split alone."""
     fs, path = fsspec.core.url_to_fs(url)
     size = fs.size(path)
     start = framing.file_start_offset
