@@ -155,16 +155,12 @@ def _numeric(
         arr = pa.array(values, type=pa.float32() if f.usage is Usage.FLOAT else pa.float64())
         return arr, None
     value, bad, reasons, empty = _numpy_number(f, block, opts, ebcdic)
-    if f.usage is Usage.BINARY and pic.digits <= 18 and value.dtype != object:
-        # COMP/BINARY hold at most the PIC's digits (COMP-5 the full binary range): a value
-        # beyond them is not what the program stored, e.g. text bytes read as a number
-        bad = (value >= 10**pic.digits) | (value <= -(10**pic.digits))
+    limit = _digit_limit(f)
+    if limit and f.usage is Usage.BINARY and value.dtype != object:
+        bad = (value >= limit) | (value <= -limit)
         reasons = f"binary value exceeds PIC {pic.text}"
-    if f.usage is Usage.PACKED and 2 * f.size - 1 > pic.digits:
-        # an even digit count leaves a high-order pad nibble that COBOL keeps at zero: a
-        # value beyond the PIC's digits is damage, and would not fit its decimal type
-        over = (value >= 10**pic.digits) | (value <= -(10**pic.digits))
-        over = over.astype(bool) & ~bad & ~empty
+    elif limit and f.usage is Usage.PACKED:
+        over = ((value >= limit) | (value <= -limit)).astype(bool) & ~bad & ~empty
         if over.any():
             if isinstance(reasons, str):
                 reasons = np.full(n, reasons, dtype=object)
