@@ -31,8 +31,17 @@ def decimal_array(
     words = np.empty((n, 2), dtype=np.int64)
     words[:, 0] = unscaled
     words[:, 1] = unscaled >> 63  # sign extension into the high word
+    return decimal_words_array(words, valid, precision, scale)
+
+
+def decimal_words_array(
+    words: np.ndarray, valid: np.ndarray | None, precision: int, scale: int
+) -> pa.Array:
+    """(n, 2) int64 little-endian words (low, high) → decimal128(precision, scale)."""
     return pa.Array.from_buffers(
-        pa.decimal128(max(precision, 1), scale), n, [validity_buffer(valid), pa.py_buffer(words)]
+        pa.decimal128(max(precision, 1), scale),
+        len(words),
+        [validity_buffer(valid), pa.py_buffer(words)],
     )
 
 

@@ -16,7 +16,12 @@ import pyarrow.compute as pc
 
 from pipelines.copybook.model import Field, RecordLayout, Usage
 from pipelines.decoding import kernels
-from pipelines.decoding.arrow_columns import date_array, decimal_array, int_array, validity_buffer
+from pipelines.decoding.arrow_columns import (
+    date_array,
+    decimal_array,
+    decimal_words_array,
+    int_array,
+)
 from pipelines.decoding.binary import decode_binary, decode_wide_binary
 from pipelines.decoding.codepages import is_ebcdic, space_byte
 from pipelines.decoding.display_numbers import DISPLAY_REASONS, decode_display_number
@@ -267,7 +272,6 @@ def _compiled_numbers(
         ),
         out_kinds,
     )
-    n = len(records)
     out: dict[int, tuple[pa.Array, FieldFault | None]] = {}
     for i, f in enumerate(fields):
         valid = None if nulls[i] + faults[i] == 0 else state[i] == 0
@@ -277,12 +281,7 @@ def _compiled_numbers(
         elif out_kinds[i] == kernels.DATE:
             arr = date_array(days[row], valid)
         else:
-            pic = f.picture
-            arr = pa.Array.from_buffers(
-                pa.decimal128(max(pic.precision, 1), pic.scale),
-                n,
-                [validity_buffer(valid), pa.py_buffer(decimals[row])],
-            )
+            arr = decimal_words_array(decimals[row], valid, f.picture.precision, f.picture.scale)
         fault = None
         if faults[i]:
             bad = state[i] > 0
