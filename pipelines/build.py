@@ -92,13 +92,12 @@ def run_dbt(lake: Lake, args: list[str]) -> BuildResult:
     return result
 
 
-def build(lake: Lake) -> BuildResult:
-    """dbt build; the journal (CDC) models only when journals have been applied."""
-    import json
+def build_vars(lake: Lake) -> dict[str, bool]:
+    """The one dbt variable: whether the restriction register exists yet. Every other model
+    is always built: `build` builds exactly what `run` builds."""
+    return {"has_restrictions": (lake.ops / "restrictions" / "_delta_log").is_dir()}
 
-    applied: dict[str, bool] = {
-        f"cdc_{name}": (lake.bronze / "legacy_cdc" / f"{name}_changes" / "_delta_log").is_dir()
-        for name in ("customers", "open_items")
-    }
-    applied["has_restrictions"] = (lake.ops / "restrictions" / "_delta_log").is_dir()
-    return run_dbt(lake, ["build", "--vars", json.dumps(applied)])
+
+def build(lake: Lake) -> BuildResult:
+    """dbt build (seeds, models, tests) of the whole project."""
+    return run_dbt(lake, ["build", "--vars", json.dumps(build_vars(lake))])

@@ -167,6 +167,7 @@ def _extract(obj: Context, what: str, strict: bool = False, allow_schema_change:
         apply_journals,
         extract_crm,
         extract_legacy,
+        refresh_states,
     )
     from pipelines.sources.journals.read import JournalError
 
@@ -181,6 +182,11 @@ def _extract(obj: Context, what: str, strict: bool = False, allow_schema_change:
     if what in ("journals", "all"):
         try:
             result.journals = apply_journals(obj.lake, obj.run_id, restriction_key)
+        except JournalError as exc:
+            raise click.ClickException(str(exc)) from exc
+    if what in ("legacy", "journals", "all"):
+        try:
+            result.states = refresh_states(obj.lake, obj.run_id)
         except JournalError as exc:
             raise click.ClickException(str(exc)) from exc
     if what in ("crm", "all"):
@@ -294,9 +300,6 @@ def run(obj: Context, customers: int | None) -> None:
     if not demo_exists(obj.lake) and not obj.settings.crm_base_url:
         _demo(obj, customers, None, None)
     result = _extract(obj, "all")
-    from pipelines.extract import compact_journals
-
-    compact_journals(obj.lake)  # bronze current-state tables of the journaled files
     _phase("extract", started)
     res = run_build(obj.lake)
     for w in res.warnings:
@@ -763,11 +766,12 @@ def cdc_status(obj: Context) -> None:
 @cdc.command("compact")
 @click.pass_obj
 def cdc_compact(obj: Context) -> None:
-    """Write each journal's current state as a Delta table in bronze/legacy_cdc/."""
-    from pipelines.extract import compact_journals
+    """Bring each journaled file's state (bronze/legacy_cdc/<table>) up to date."""
+    from pipelines.extract import refresh_states
 
-    for name, rows in compact_journals(obj.lake).items():
-        console.print(f"bronze/legacy_cdc/{name}: {rows:,} rows (current state)")
+    for r in refresh_states(obj.lake, obj.run_id):
+        what = "rewritten" if r.rows else (f"{r.merged:,} keys merged" if r.merged else "current")
+        console.print(f"bronze/legacy_cdc/{r.journal}: {what}")
 
 
 @cdc.command("ack-gap")

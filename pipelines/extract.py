@@ -26,6 +26,7 @@ class ExtractResult:
     crm_rows: dict[str, int] = field(default_factory=dict)
     crm_schema_changes: list = field(default_factory=list)
     journals: list = field(default_factory=list)  # ApplyReport per journal
+    states: list = field(default_factory=list)  # StateReport per journaled file
 
 
 def _pipeline(lake: Lake, source: str) -> dlt.Pipeline:
@@ -170,14 +171,21 @@ def extract_crm(
 
 def apply_journals(lake: Lake, run_id: str, pseudonym_key: bytes = b"") -> list:
     """Apply every journal that has receivers in the landing zone (after the legacy extract:
-    the first apply takes the latest full extract as its baseline)."""
-    from pipelines.sources.journals.apply import apply_journal
+    the first apply takes the latest full extract at its journal position as its baseline)."""
+    from pipelines.sources.journals.apply import apply_journal, extract_positions, load_state
     from pipelines.sources.journals.feeds import JOURNALS
     from pipelines.sources.journals.read import receivers
 
     reports = []
     for journal in JOURNALS:
         if not receivers(lake, journal):
+            continue
+        if not extract_positions(lake, journal, load_state(lake, journal.name)):
+            log.warning(
+                "journal_waits_for_extract",
+                journal=journal.name,
+                detail=f"no full extract of {journal.image_feed} has landed yet",
+            )
             continue
         report = apply_journal(lake, journal, run_id, pseudonym_key)
         if report.gap:
@@ -188,19 +196,48 @@ def apply_journals(lake: Lake, run_id: str, pseudonym_key: bytes = b"") -> list:
                 missing_to=report.gap[1],
                 applied_through=report.watermark,
             )
-        log.info("journal_applied", **{k: v for k, v in vars(report).items() if k != "files"})
+        for receiver, why in report.rejected.items():
+            log.error("journal_receiver_rejected", journal=journal.name, file=receiver, reason=why)
+        if report.before_baseline:
+            log.warning(
+                "journal_entries_before_baseline",
+                journal=journal.name,
+                entries=report.before_baseline,
+                detail="at or before the baseline extract's position: in it already, not applied",
+            )
+        log.info(
+            "journal_applied",
+            **{k: v for k, v in vars(report).items() if k not in ("files", "rejected")},
+        )
         reports.append(report)
     return reports
 
 
-def compact_journals(lake: Lake) -> dict[str, int]:
-    """Materialise each applied journal's current state in bronze (see reconcile.compact)."""
-    from pipelines.sources.journals.apply import load_state
+def refresh_states(lake: Lake, run_id: str) -> list:
+    """The legacy state of every journaled file: latest extract + journal after it (state.py).
+    Writes only what changed; a newer extract is checked for drift and then adopted."""
     from pipelines.sources.journals.feeds import JOURNALS
-    from pipelines.sources.journals.reconcile import compact
+    from pipelines.sources.journals.state import refresh_state, write_positions
 
-    return {
-        j.name: compact(lake, j)
-        for j in JOURNALS
-        if load_state(lake, j.name)["baseline"] is not None
-    }
+    reports = []
+    for journal in JOURNALS:
+        report = refresh_state(lake, journal, run_id)
+        if report.drift is not None and report.drift.differences:
+            log.warning(
+                "cdc_drift",
+                journal=journal.name,
+                extract_date=report.drift.extract_date,
+                sequence=report.drift.sequence,
+                differences=len(report.drift.differences),
+            )
+        if report.rebaselined_to or report.written:
+            log.info(
+                "legacy_state",
+                journal=journal.name,
+                rebaselined_to=report.rebaselined_to,
+                merged=report.merged,
+                rows=report.rows,
+            )
+        reports.append(report)
+    write_positions(lake)
+    return reports

@@ -1,4 +1,5 @@
--- The ageing buckets add up to the open items, per customer and currency, to the cent.
+-- The ageing buckets and the open credits add up to the open items, per customer and
+-- currency, to the cent.
 with
 
 open_items as (
@@ -18,7 +19,8 @@ aging as (
         + overdue_1_30_amount
         + overdue_31_60_amount
         + overdue_61_90_amount
-        + overdue_over_90_amount as bucket_sum,
+        + overdue_over_90_amount
+        + open_credit_amount as bucket_sum,
         total_open_amount
     from {{ ref('ar_aging') }}
 )

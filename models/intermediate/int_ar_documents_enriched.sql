@@ -1,47 +1,133 @@
--- AR documents with what the marts need: the as-of date of the latest extract, the amount
--- still open today (a document missing from the latest extract has been cleared), days past
--- due, the ageing bucket and EUR amounts at the reference rate.
+-- Every AR document with what the marts need. Current documents come from the legacy state
+-- (latest full extract + journal after it); a document the state no longer holds (archived
+-- by the journal, or absent from a later full extract) is kept for the invoice history with
+-- nothing open. Amounts open today are classified as finance does:
+--   debit  = an open amount > 0 (an invoice not yet paid in full): it can be overdue;
+--   credit = an open amount < 0 (a credit note or payment not yet applied): never overdue.
+-- Days past due are counted at the state's as-of date (the later of the extract's date and
+-- the last journal entry applied).
 with
 
-documents as (
+current_documents as (
     select * from {{ ref('stg_legacy__open_items') }}
+),
+
+deliveries as (
+    select * from {{ ref('stg_legacy__open_item_deliveries') }}
+),
+
+journal_deletes as (
+    select * from {{ ref('stg_legacy_cdc__open_item_changes') }}
+    where change_operation = 'delete'
+    qualify row_number() over (
+        partition by document_number order by change_sequence desc
+    ) = 1
+),
+
+positions as (
+    select * from {{ ref('stg_legacy_cdc__positions') }}
+    where journal_name = 'open_items'
 ),
 
 currencies as (
     select * from {{ ref('currencies') }}
 ),
 
-latest_extract as (
-    select max(extract_date) as as_of_date from documents
+archived_from_journal as (
+    select
+        document_number,
+        customer_number,
+        contract_reference,
+        document_type_code,
+        document_type,
+        currency_code,
+        posting_text,
+        amount,
+        dunning_level,
+        document_date,
+        due_date
+    from journal_deletes
+    where document_number not in (select c.document_number from current_documents as c)
 ),
 
-flagged as (
+archived_from_extracts as (
     select
-        documents.*,
-        latest_extract.as_of_date,
-        documents.extract_date = latest_extract.as_of_date as is_in_latest_extract
-    from documents
-    cross join latest_extract
+        document_number,
+        customer_number,
+        contract_reference,
+        document_type_code,
+        document_type,
+        currency_code,
+        posting_text,
+        amount,
+        dunning_level,
+        document_date,
+        due_date
+    from deliveries
+    where
+        document_number not in (select c.document_number from current_documents as c)
+        and document_number not in (select j.document_number from archived_from_journal as j)
+),
+
+documents as (
+    select
+        document_number,
+        customer_number,
+        contract_reference,
+        document_type_code,
+        document_type,
+        currency_code,
+        posting_text,
+        amount,
+        dunning_level,
+        document_date,
+        due_date,
+        open_amount,
+        false as is_archived
+    from current_documents
+    union all
+    select
+        *,
+        cast(0 as decimal(13, 2)) as open_amount,
+        true as is_archived
+    from archived_from_journal
+    union all
+    select
+        *,
+        cast(0 as decimal(13, 2)) as open_amount,
+        true as is_archived
+    from archived_from_extracts
+),
+
+as_of as (
+    select
+        coalesce(
+            (select max(positions.as_of_date) from positions),
+            (select max(current_documents.extract_date) from current_documents)
+        ) as as_of_date
 ),
 
 enriched as (
     select
-        flagged.*,
-        case
-            when flagged.is_in_latest_extract then flagged.open_amount
-            else cast(0 as decimal(13, 2))
-        end as current_open_amount,
-        flagged.as_of_date - flagged.due_date as days_past_due,
+        documents.*,
+        as_of.as_of_date,
+        documents.open_amount as current_open_amount,
+        as_of.as_of_date - documents.due_date as days_past_due,
         currencies.units_per_eur
-    from flagged
-    left join currencies on flagged.currency_code = currencies.currency_code
+    from documents
+    cross join as_of
+    left join currencies on documents.currency_code = currencies.currency_code
 ),
 
 final as (
     select
         *,
         current_open_amount <> 0 as is_open,
+        current_open_amount > 0 as is_open_debit,
+        current_open_amount < 0 as is_open_credit,
+        current_open_amount > 0 and days_past_due > 0 as is_past_due,
         case
+            when current_open_amount < 0 then 'credit'
             when days_past_due <= 0 then 'current'
             when days_past_due <= 30 then '1-30'
             when days_past_due <= 60 then '31-60'

@@ -1,4 +1,6 @@
--- Open AR per customer and currency in the usual ageing buckets, as of the extract date.
+-- Open AR per customer and currency: open debits in the usual ageing buckets, open credits
+-- (credit notes, payments not yet applied) in a column of their own, as of the state's date.
+-- The buckets plus the credits add up to the net open amount.
 with
 
 open_items as (
@@ -30,6 +32,10 @@ final as (
             coalesce(sum(open_amount) filter (where ageing_bucket = '90+'), 0)
             as decimal(18, 2)
         ) as overdue_over_90_amount,
+        cast(
+            coalesce(sum(open_amount) filter (where ageing_bucket = 'credit'), 0)
+            as decimal(18, 2)
+        ) as open_credit_amount,
         cast(sum(open_amount) as decimal(18, 2)) as total_open_amount,
         cast(sum(open_amount_eur) as decimal(18, 2)) as total_open_amount_eur
     from open_items

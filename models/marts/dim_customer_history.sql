@@ -1,5 +1,3 @@
-{{ config(enabled=var('cdc_customers', false)) }}
-
 -- Type-2 history of the customer master from the journals: one row per version of a
 -- customer with the interval it was valid in. The baseline version starts at the
 -- baseline extract date; each applied change starts a new version; a delete ends the last.

@@ -17,6 +17,7 @@ final as (
         cast(current_open_amount as decimal(18, 2)) as open_amount,
         cast(current_open_amount_eur as decimal(18, 2)) as open_amount_eur,
         cast(is_open as boolean) as is_open,
+        cast(is_archived as boolean) as is_archived,
         cast(contract_reference as varchar) as contract_reference,
         cast(dunning_level as integer) as dunning_level,
         cast(as_of_date as date) as as_of_date

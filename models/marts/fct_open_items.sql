@@ -16,6 +16,8 @@ final as (
         cast(current_open_amount as decimal(18, 2)) as open_amount,
         cast(current_open_amount_eur as decimal(18, 2)) as open_amount_eur,
         cast(days_past_due as integer) as days_past_due,
+        cast(is_open_credit as boolean) as is_credit,
+        cast(is_past_due as boolean) as is_past_due,
         cast(ageing_bucket as varchar) as ageing_bucket,
         cast(dunning_level as integer) as dunning_level,
         cast(as_of_date as date) as as_of_date

@@ -23,7 +23,14 @@ COPYBOOK_DIR = Path(__file__).parent / "copybooks"
 class ExtractWriter:
     """Streams one feed's extract file; `close()` writes the trailer."""
 
-    def __init__(self, feed: Feed, path: Path, as_of: date, system: str = "ARSYS400") -> None:
+    def __init__(
+        self,
+        feed: Feed,
+        path: Path,
+        as_of: date,
+        system: str = "ARSYS400",
+        journal_sequence: int | None = None,
+    ) -> None:
         records = parse_copybook((COPYBOOK_DIR / feed.copybook).read_text())
         self.feed = feed
         self.detail: RecordLayout = records[feed.detail_record]
@@ -50,6 +57,14 @@ class ExtractWriter:
         self._put(
             rec, self.header, self.header.fields[3].column, encoding.text([system], 10, self.cp)
         )
+        if feed.header_journal_sequence and journal_sequence is not None:
+            size = self.header.field(feed.header_journal_sequence).size
+            self._put(
+                rec,
+                self.header,
+                feed.header_journal_sequence,
+                encoding.zoned(np.array([journal_sequence]), size),
+            )
         self._out.write(rec.tobytes())
 
     @staticmethod

@@ -1,7 +1,9 @@
+-- The customer master as the rule of truth leaves it: the latest full extract plus the
+-- journal after its position (see the legacy_cdc source), not the extract alone.
 with
 
 source as (
-    select * from {{ source('legacy', 'customers') }}
+    select * from {{ source('legacy_cdc', 'customers') }}
 ),
 
 renamed as (
@@ -37,6 +39,10 @@ renamed as (
         ---------- dates
         cm_created as created_date,
         _extract_date as extract_date,
+
+        ---------- journal
+        _journal_sequence as journal_sequence,
+        _changed_at as changed_at,
 
         ---------- lineage
         _source_file as source_file,

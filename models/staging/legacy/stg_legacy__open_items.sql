@@ -1,7 +1,9 @@
+-- The items ledger as the rule of truth leaves it: the latest full extract plus the
+-- journal after its position (postings, new documents, archiving).
 with
 
 source as (
-    select * from {{ source('legacy', 'open_items') }}
+    select * from {{ source('legacy_cdc', 'open_items') }}
 ),
 
 renamed as (
@@ -30,6 +32,10 @@ renamed as (
         oi_doc_date as document_date,
         oi_due_date as due_date,
         _extract_date as extract_date,
+
+        ---------- journal
+        _journal_sequence as journal_sequence,
+        _changed_at as changed_at,
 
         ---------- lineage
         _source_file as source_file,

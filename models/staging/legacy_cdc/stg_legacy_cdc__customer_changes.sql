@@ -1,5 +1,3 @@
-{{ config(enabled=var('cdc_customers', false)) }}
-
 with
 
 source as (

@@ -27,7 +27,8 @@
 002700           05  CH-FILE-ID          PIC X(10).
 002800           05  CH-EXTRACT-DATE     PIC 9(8).
 002900           05  CH-SYSTEM           PIC X(10).
-003000           05  FILLER              PIC X(291).
+002950           05  CH-JRN-SEQ          PIC 9(12).
+003000           05  FILLER              PIC X(279).
 003100       01  ARCUST-TRAILER.
 003200           05  CT-REC-TYPE         PIC X.
 003300           05  CT-RECORD-COUNT     PIC 9(9).

@@ -19,7 +19,8 @@
 001900           05  OH-FILE-ID          PIC X(10).
 002000           05  OH-EXTRACT-DATE     PIC 9(8).
 002100           05  OH-SYSTEM           PIC X(10).
-002200           05  FILLER              PIC X(91).
+002150           05  OH-JRN-SEQ          PIC 9(12).
+002200           05  FILLER              PIC X(79).
 002300       01  AROPEN-TRAILER.
 002400           05  OT-REC-TYPE         PIC X.
 002500           05  OT-RECORD-COUNT     PIC 9(9).

@@ -25,9 +25,10 @@ import json
 import os
 import signal
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable, write_deltalake
@@ -36,7 +37,13 @@ from deltalake.exceptions import TableNotFoundError
 from pipelines.contracts import enforce
 from pipelines.lake import Lake
 from pipelines.sources.journals import feeds as jf
-from pipelines.sources.journals.read import HEADER, JournalError, read_entries
+from pipelines.sources.journals.read import (
+    ENTRY_META,
+    HEADER,
+    Entries,
+    JournalError,
+    read_entries,
+)
 from pipelines.storage import write_text_atomically
 
 
@@ -48,9 +55,14 @@ class ApplyReport:
     already_applied: int = 0
     rolled_back: int = 0
     pending: int = 0  # entries of transactions still open
+    quarantined: int = 0  # entries whose image did not decode (key or amount): not applied
+    before_baseline: int = 0  # entries at or before the baseline's position: in it already
     watermark: int = 0
     gap: tuple[int, int] | None = None
     files: list[str] = field(default_factory=list)
+    # receiver → outcome → entries (read = applied + quarantined + the other outcomes)
+    per_receiver: dict[str, dict[str, int]] = field(default_factory=dict)
+    rejected: dict[str, str] = field(default_factory=dict)  # receiver → why not applied
 
 
 def cdc_root(lake: Lake) -> Path:
@@ -63,6 +75,10 @@ def changes_path(lake: Lake, journal: str) -> str:
 
 def base_path(lake: Lake, journal: str) -> str:
     return str(cdc_root(lake) / f"{journal}_base")
+
+
+def quarantine_path(lake: Lake) -> str:
+    return str(cdc_root(lake) / "quarantine")
 
 
 def state_path(lake: Lake, journal: str) -> Path:
@@ -86,13 +102,59 @@ def _kill_point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def ensure_baseline(lake: Lake, journal: jf.JournalFeed, state: dict) -> None:
-    """First apply: the latest full extract in bronze is the baseline at sequence 0."""
+@dataclass(frozen=True)
+class ExtractPosition:
+    """A landed full extract and the journal sequence it was taken at."""
+
+    extract_date: date
+    sequence: int
+    declared: bool  # True: from the file's header; False: from the feed's rule
+
+
+def extract_positions(lake: Lake, journal: jf.JournalFeed, state: dict) -> list[ExtractPosition]:
+    """Every loaded full extract of the journaled feed, oldest first, with its position.
+
+    The header's journal sequence where the feed has one; else the feed's rule: "applied"
+    takes the extract as holding every entry applied when it landed (the watermark)."""
+    try:
+        log = DeltaTable(str(lake.bronze_table("legacy", "file_log"))).to_pyarrow_table()
+    except TableNotFoundError:
+        return []
+    rows = [
+        r
+        for r in log.to_pylist()
+        if r["feed"] == journal.image_feed and r["status"] == "loaded" and r["extract_date"]
+    ]
+    rows.sort(key=lambda r: (r["extract_date"], r["processed_at"]))
+    out: list[ExtractPosition] = []
+    for r in rows:
+        seq = r.get("journal_sequence")
+        if seq is None:
+            if journal.image.journal_position_rule != "applied":
+                raise JournalError(
+                    f"feed {journal.image_feed}: journal_position_rule "
+                    f"{journal.image.journal_position_rule!r} is not one ledgerbridge knows "
+                    "(applied)"
+                )
+            out.append(ExtractPosition(r["extract_date"], int(state["watermark"] or 0), False))
+        else:
+            out.append(ExtractPosition(r["extract_date"], int(seq), True))
+    return out
+
+
+def ensure_baseline(lake: Lake, journal: jf.JournalFeed, state: dict) -> bool:
+    """First apply: the latest full extract in bronze is the baseline at its position."""
     if state["baseline"] is not None:
-        return
-    table = DeltaTable(str(lake.bronze_table("legacy", journal.image.name))).to_pyarrow_table()
-    latest = pc.max(table["_extract_date"]).as_py()
-    rebaseline(lake, journal, latest, 0, state, table)
+        return False
+    positions = extract_positions(lake, journal, state)
+    if not positions:
+        raise JournalError(
+            f"journal {journal.name}: no full extract of {journal.image_feed} has landed; "
+            "the journal applies on top of one"
+        )
+    latest = positions[-1]
+    rebaseline(lake, journal, latest.extract_date, latest.sequence, state)
+    return True
 
 
 def rebaseline(
@@ -123,8 +185,11 @@ def rebaseline(
     base = enforce("legacy_cdc", f"{journal.name}_base", base)
     write_deltalake(base_path(lake, journal.name), base, mode="overwrite", schema_mode="overwrite")
     state["baseline"] = {"extract_date": str(extract_date), "sequence": sequence}
-    state["watermark"] = sequence
-    state["gap"] = None
+    # entries up to the extract's position are in it; the journal goes on after the later of
+    # the two (a watermark beyond it keeps the changes already logged after the position)
+    state["watermark"] = max(sequence, int(state["watermark"] or 0))
+    if state.get("gap") and state["gap"]["to"] <= sequence:
+        state["gap"] = None
     return rows.num_rows
 
 
@@ -148,26 +213,45 @@ def apply_journal(
     state = load_state(lake, journal.name)
     entries = read_entries(lake, journal)
     report.files = [Path(f).name for f in entries.files]
+    report.rejected = entries.rejected
     if entries.table.num_rows == 0:
         report.watermark = state["watermark"] or 0
+        _account(report, entries, None, {})
         return report
-    ensure_baseline(lake, journal, state)
+    if ensure_baseline(lake, journal, state):
+        save_state(lake, journal.name, state)
     watermark = state["watermark"]
-    table = entries.table.filter(pc.greater(entries.table["joseqn"], watermark))
+    baseline_seq = int(state["baseline"]["sequence"])
+    all_seqs = entries.table["joseqn"].to_numpy()
+    outcome = np.full(len(all_seqs), "pending", dtype=object)
+    logged = _applied_sequences(lake, journal.name, min(baseline_seq, watermark) - 1)
+    early = all_seqs <= watermark
+    for i in np.flatnonzero(early):
+        outcome[i] = (
+            "already_applied"
+            if int(all_seqs[i]) in logged or all_seqs[i] > baseline_seq
+            else "before_baseline"
+        )
+    control = np.isin(entries.table["joentt"].to_numpy(zero_copy_only=False), jf.CONTROL)
+    outcome[early & control] = "control"
+    report.before_baseline = int((outcome == "before_baseline").sum())
+    first = int(np.count_nonzero(early))
+    table = entries.table.slice(first)
     report.entries_read = entries.table.num_rows
-    image_cols = [
-        c for c in table.column_names if c not in (*HEADER, "source_file", "image_errors")
-    ]
+    image_cols = [c for c in table.column_names if c not in (*HEADER, *ENTRY_META)]
     # Only the small header columns are walked in Python; images move as Arrow columns.
     seqs = table["joseqn"].to_pylist()
     kinds = table["joentt"].to_pylist()
     ccids = table["joccid"].to_pylist()
+    bad = table["quarantine_reason"].is_valid().to_pylist()
     keys = pc.cast(table[journal.key], pa.string()).to_pylist()
     expected = watermark + 1
     open_txns: dict[int, list[tuple[int, int | None, str]]] = {}
     open_since: dict[int, int] = {}
     before: dict[str, int] = {}  # key → row of the UB image awaiting its UP
     emitted: list[tuple[int, int | None, str]] = []  # (row, before-image row, operation)
+    quarantined: list[int] = []
+    rolled: list[tuple[int, int | None, str]] = []
     last = watermark
     gap = None
     for row, (seq, kind, ccid) in enumerate(zip(seqs, kinds, ccids, strict=True)):
@@ -180,6 +264,8 @@ def apply_journal(
         expected = seq + 1
         last = seq
         ccid = ccid or 0
+        if kind in jf.CONTROL:
+            outcome[first + row] = "control"
         if kind == jf.COMMIT_START:
             open_txns.setdefault(ccid, [])
             open_since.setdefault(ccid, seq)
@@ -189,10 +275,15 @@ def apply_journal(
             open_since.pop(ccid, None)
             continue
         if kind == jf.ROLLBACK:
-            report.rolled_back += len(open_txns.pop(ccid, []))
+            rolled += open_txns.pop(ccid, [])
             open_since.pop(ccid, None)
             continue
         key = keys[row]
+        if bad[row]:  # never applied with nulls: quarantined with its reason
+            quarantined.append(row)
+            if kind == jf.AFTER_IMAGE:
+                before.pop(key, None)
+            continue
         if kind == jf.BEFORE_IMAGE:
             before[key] = row
             continue
@@ -213,6 +304,7 @@ def apply_journal(
         else:
             emitted.append(change)
     report.pending = sum(len(v) for v in open_txns.values())
+    report.rolled_back = len(rolled)
     # the watermark never passes the start of a transaction still open, nor a before-image
     # whose after-image has not arrived
     new_watermark = min(
@@ -221,7 +313,17 @@ def apply_journal(
     done = _applied_sequences(lake, journal.name, watermark)
     fresh = [c for c in emitted if seqs[c[0]] not in done]
     report.already_applied = len(emitted) - len(fresh)
+    for changes, label in ((emitted, "applied"), (rolled, "rolled_back")):
+        for r, b, _ in changes:
+            outcome[first + r] = label
+            if b is not None:
+                outcome[first + b] = label
+    for r in quarantined:
+        outcome[first + r] = "quarantined"
+    report.quarantined = len(quarantined)
     _kill_point("before_append")
+    if quarantined:
+        _quarantine(lake, journal, table, quarantined, run_id)
     if fresh:
         log = _change_rows(table, journal.name, image_cols, fresh, keys, run_id)
         if journal.image_feed == "customers":
@@ -239,7 +341,89 @@ def apply_journal(
     save_state(lake, journal.name, state)
     _kill_point("after_state")
     report.watermark, report.gap = new_watermark, gap
+    _account(report, entries, outcome, {})
     return report
+
+
+def _account(report: ApplyReport, entries: Entries, outcome: object, _: dict) -> None:
+    """Per receiver: what became of every entry it held (an entry re-delivered in an earlier
+    receiver counts there; here it is `duplicate`)."""
+    per: dict[str, dict[str, int]] = {}
+    if outcome is not None and entries.table.num_rows:
+        files = entries.table["source_file"].to_pylist()
+        for f, o in zip(files, outcome, strict=True):
+            d = per.setdefault(f, {})
+            d[o] = d.get(o, 0) + 1
+    for f, n in entries.entries_per_file.items():
+        d = per.setdefault(f, {})
+        if f in entries.rejected:
+            d["rejected"] = n
+            continue
+        dup = n - sum(d.values())
+        if dup:
+            d["duplicate"] = dup
+    report.per_receiver = per
+
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("journal", pa.string()),
+        ("source_file", pa.string()),
+        ("entry_number", pa.int64()),
+        ("byte_offset", pa.int64()),
+        ("sequence", pa.int64()),
+        ("entry_type", pa.string()),
+        ("record_key", pa.string()),
+        ("reason", pa.string()),
+        ("errors", pa.string()),
+        ("raw_entry_hex", pa.string()),
+        ("run_id", pa.string()),
+        ("quarantined_at", pa.timestamp("us", "UTC")),
+    ]
+)
+
+
+def _quarantine(
+    lake: Lake, journal: jf.JournalFeed, table: pa.Table, rows: list[int], run_id: str
+) -> None:
+    """Entries whose image did not decode, with file, entry, offset, field and reason and the
+    raw bytes, once per entry (a rerun finds them there)."""
+    picked = table.take(pa.array(rows, pa.int64()))
+    try:
+        seen = DeltaTable(quarantine_path(lake)).to_pyarrow_table(columns=["journal", "sequence"])
+        known = {
+            s
+            for j, s in zip(seen["journal"].to_pylist(), seen["sequence"].to_pylist(), strict=True)
+            if j == journal.name
+        }
+    except TableNotFoundError:
+        known = set()
+    size = None
+    out = []
+    now = datetime.now(UTC)
+    for r in picked.to_pylist():
+        if r["joseqn"] in known:
+            continue
+        size = size or len(r["raw_entry_hex"]) // 2
+        out.append(
+            {
+                "journal": journal.name,
+                "source_file": r["source_file"],
+                "entry_number": r["entry_number"],
+                "byte_offset": (r["entry_number"] - 1) * size,
+                "sequence": r["joseqn"],
+                "entry_type": r["joentt"],
+                "record_key": None if r[journal.key] is None else str(r[journal.key]),
+                "reason": r["quarantine_reason"],
+                "errors": r["image_errors"],
+                "raw_entry_hex": r["raw_entry_hex"],
+                "run_id": run_id,
+                "quarantined_at": now,
+            }
+        )
+    if out:
+        table = enforce("legacy_cdc", "quarantine", pa.Table.from_pylist(out, QUARANTINE_SCHEMA))
+        write_deltalake(quarantine_path(lake), table, mode="append")
 
 
 def _restricted(lake: Lake, log: pa.Table, key: bytes) -> pa.Table:
@@ -307,6 +491,35 @@ def _change_rows(
         "applied_at": pa.array([now] * n, pa.timestamp("us", "UTC")),
     }
     return pa.table(columns)
+
+
+def ensure_change_log(lake: Lake, journal: jf.JournalFeed) -> bool:
+    """An empty change log where none exists yet, so every reader (dbt's history and
+    staging models) finds the table whether or not a receiver has arrived."""
+    try:
+        DeltaTable(changes_path(lake, journal.name))
+        return False
+    except TableNotFoundError:
+        pass
+    base = DeltaTable(base_path(lake, journal.name)).schema().to_arrow()
+    image = [f for f in pa.schema(base) if not f.name.startswith("baseline_")]
+    header = {
+        "joseqn": pa.int64(),
+        "joentt": pa.string(),
+        "jotstp": pa.timestamp("us", "UTC"),
+        "jojob": pa.string(),
+        "jouser": pa.string(),
+        "jopgm": pa.string(),
+        "joobj": pa.string(),
+        "joccid": pa.int64(),
+        "source_file": pa.string(),
+        "image_errors": pa.string(),
+    }
+    empty = pa.schema([*(pa.field(k, t) for k, t in header.items()), *image]).empty_table()
+    log = _change_rows(empty, journal.name, [f.name for f in image], [], [], "")
+    log = enforce("legacy_cdc", f"{journal.name}_changes", log)
+    write_deltalake(changes_path(lake, journal.name), log, mode="append")
+    return True
 
 
 def acknowledge_gap(lake: Lake, journal: str, low: int, high: int) -> dict:

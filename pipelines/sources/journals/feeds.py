@@ -24,6 +24,11 @@ class JournalFeed:
         return feed_by_name(self.image_feed)
 
     @property
+    def object_name(self) -> str:
+        """The journaled physical file (JOOBJ), e.g. ARCUSTP."""
+        return self.image.copybook.split(".")[0] + "P"
+
+    @property
     def key(self) -> str:
         return self.image.primary_key[0]
 
@@ -39,6 +44,7 @@ BEFORE_IMAGE = "UB"
 AFTER_IMAGE = "UP"
 DELETES = ("DL",)
 COMMIT_START, COMMIT, ROLLBACK = "SC", "CM", "RB"
+CONTROL = (COMMIT_START, COMMIT, ROLLBACK)
 
 
 def journal_by_name(name: str) -> JournalFeed:

@@ -8,7 +8,8 @@ would be lost): it stops the journal with file, entry number and byte offset.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import fsspec
@@ -23,6 +24,8 @@ from pipelines.lake import Lake
 from pipelines.sources.journals.feeds import JournalFeed
 
 HEADER = ("joseqn", "jocode", "joentt", "jotstp", "jojob", "jouser", "jopgm", "joobj", "joccid")
+# per entry, beside header and image: where it came from and whether its image decoded
+ENTRY_META = ("source_file", "entry_number", "image_errors", "quarantine_reason", "raw_entry_hex")
 
 
 class JournalError(ValueError):
@@ -33,6 +36,9 @@ class JournalError(ValueError):
 class Entries:
     table: pa.Table  # sorted by sequence, one row per sequence number
     files: list[str]
+    # receivers not applied at all, with the reason (e.g. entries for another object)
+    rejected: dict[str, str] = field(default_factory=dict)
+    entries_per_file: dict[str, int] = field(default_factory=dict)
 
 
 _STAMP = r"^(\d{4}-\d{2}-\d{2})-(\d{2})\.(\d{2})\.(\d{2})\.(\d{6})$"
@@ -71,6 +77,9 @@ def read_entries(lake: Lake, journal: JournalFeed) -> Entries:
     tables: list[pa.Table] = []
     raw_images: list[np.ndarray] = []
     files = receivers(lake, journal)
+    rejected: dict[str, str] = {}
+    per_file: dict[str, int] = {}
+    required = set(image_feed.required)
     for path in files:
         with fsspec.open(path, "rb") as fh:
             data = fh.read()
@@ -92,25 +101,44 @@ def read_entries(lake: Lake, journal: JournalFeed) -> Entries:
                 f"{name}: entry {i + 1} at byte offset {i * layout.size}: field {e['field']} "
                 f"(bytes {e['raw_hex']}): {e['reason']}"
             )
+        per_file[name] = len(records)
+        objects = set(pc.utf8_trim_whitespace(header["joobj"]).to_pylist())
+        foreign = sorted(objects - {journal.object_name})
+        if foreign:
+            rejected[name] = (
+                f"{name}: entries for object(s) {', '.join(foreign)}; the {journal.name} "
+                f"journal applies {journal.object_name} only"
+            )
+            continue
         # only record entries (JOCODE R) carry an image; commitment-control entries do not
         has_image = np.flatnonzero(pc.equal(header["jocode"], "R").to_numpy(zero_copy_only=False))
         images = np.ascontiguousarray(records[has_image, esd.offset : esd.offset + esd.size])
         image, image_faults = decode_chunk(images, image_layout, opts)
-        errors_by_row = [None] * len(records)
+        errors_by_row: list[str | None] = [None] * len(records)
+        quarantine: list[str | None] = [None] * len(records)
+        raw_hex: list[str | None] = [None] * len(records)
         for i, entries in fault_entries(image_faults, images).items():
-            errors_by_row[int(has_image[i])] = str(entries)
+            row = int(has_image[i])
+            errors_by_row[row] = json.dumps(entries)
+            bad = [e for e in entries if e["field"].lower().replace("-", "_") in required]
+            if bad:  # a required field (key, amount) did not decode: never applied with nulls
+                quarantine[row] = "; ".join(f"{e['field']}: {e['reason']}" for e in bad)
+                raw_hex[row] = records[row].tobytes().hex().upper()
         where = np.full(len(records), -1, dtype=np.int64)
         where[has_image] = np.arange(len(has_image))
         spread = pa.array(where, mask=where < 0)  # null: no image in this entry
         cols = {c: header.column(c) for c in HEADER}
         cols["source_file"] = pa.array([name] * len(records))
+        cols["entry_number"] = pa.array(np.arange(1, len(records) + 1), pa.int64())
         cols["image_errors"] = pa.array(errors_by_row, pa.string())
+        cols["quarantine_reason"] = pa.array(quarantine, pa.string())
+        cols["raw_entry_hex"] = pa.array(raw_hex, pa.string())
         tables.append(
             pa.table(cols | {c: image.column(c).take(spread) for c in image.column_names})
         )
         raw_images.append(records[:, esd.offset :])
     if not tables:
-        return Entries(pa.table({}), files)
+        return Entries(pa.table({}), files, rejected, per_file)
     table = pa.concat_tables(tables)
     raw = np.concatenate(raw_images)
     order = np.argsort(table.column("joseqn").to_numpy(), kind="stable")
@@ -135,7 +163,7 @@ def read_entries(lake: Lake, journal: JournalFeed) -> Entries:
     table = table.set_column(
         table.column_names.index("joentt"), "joentt", pc.utf8_trim_whitespace(table["joentt"])
     )
-    return Entries(table, files)
+    return Entries(table, files, rejected, per_file)
 
 
 def _header_only(layout):  # noqa: ANN001

@@ -1,9 +1,10 @@
-"""A full extract against the journal-maintained state: the drift report, and re-baselining.
+"""A full extract against the journal-maintained state: the drift report.
 
 Both sides are compared at the same point: the state the journals give at the sequence the
-extract was taken at (default: the applied watermark). Rows only on one side and columns
-whose values differ are reported (`ops/cdc_drift`, Delta). Re-baselining takes the extract
-as the new baseline at that sequence, after which the journals apply on top of it.
+extract was taken at (its journal position, see state.py). Rows only on one side and columns
+whose values differ are reported (`ops/cdc_drift`, Delta). A newer extract is compared this
+way when it lands and then adopted as the baseline (the extract wins); asking again later
+shows what was recorded then.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pipelines.contracts import enforce
 from pipelines.lake import Lake
 from pipelines.sources.journals.apply import base_path, changes_path, load_state
 from pipelines.sources.journals.feeds import JournalFeed
+from pipelines.sources.journals.read import JournalError
 
 DRIFT_SCHEMA = pa.schema(
     [
@@ -44,6 +46,7 @@ class DriftReport:
     sequence: int
     rows_compared: int
     differences: list[dict]
+    note: str = ""  # e.g. shown from the record made when the extract was adopted
 
 
 def current_state(lake: Lake, journal: JournalFeed, sequence: int) -> pa.Table:
@@ -99,8 +102,18 @@ def drift(
     sequence: int | None = None,
 ) -> DriftReport:
     state = load_state(lake, journal.name)
-    seq = state["watermark"] if sequence is None else sequence
     date, extract = _latest_extract(lake, journal, extract_date)
+    if sequence is None:
+        from pipelines.sources.journals.apply import extract_positions
+
+        known = {str(p.extract_date): p.sequence for p in extract_positions(lake, journal, state)}
+        if date not in known:
+            raise JournalError(f"{journal.name}: no loaded full extract of {date}")
+        sequence = known[date]
+        baseline = state["baseline"]
+        if baseline is not None and baseline["extract_date"] >= date:
+            return _recorded(lake, journal, date, sequence, len(extract), state)
+    seq = sequence
     journaled = state_at(lake, journal, seq)
     diffs: list[dict] = []
     for key in sorted(set(extract) | set(journaled)):
@@ -138,6 +151,37 @@ def drift(
             str(lake.ops / "cdc_drift"), pa.Table.from_pylist(rows, DRIFT_SCHEMA), mode="append"
         )
     return DriftReport(journal.name, date, seq, len(set(extract) | set(journaled)), diffs)
+
+
+def _recorded(
+    lake: Lake, journal: JournalFeed, date: str, sequence: int, rows: int, state: dict
+) -> DriftReport:
+    """The drift recorded when this extract was compared and adopted as the baseline."""
+    try:
+        table = DeltaTable(str(lake.ops / "cdc_drift")).to_pyarrow_table()
+        found = [
+            r
+            for r in table.to_pylist()
+            if r["journal"] == journal.name and r["extract_date"] == date
+        ]
+    except TableNotFoundError:
+        found = []
+    check = state.get("drift_checks", {}).get(date)
+    latest_run = check["run_id"] if check else None
+    diffs = [
+        {k: r[k] for k in ("record_key", "kind", "column_name", "extract_value", "journal_value")}
+        for r in found
+        if r["run_id"] == latest_run
+    ]
+    return DriftReport(
+        journal.name,
+        date,
+        sequence,
+        rows,
+        diffs,
+        f"extract {date} is the baseline; as recorded when it was adopted"
+        + ("" if latest_run else " (the first baseline: nothing earlier to compare with)"),
+    )
 
 
 def compact(lake: Lake, journal: JournalFeed) -> int:

@@ -67,6 +67,7 @@ def _log_row(file: LandingFile, report: FileReport) -> pa.Table:
             "records_quarantined": [report.records_quarantined],
             "records_with_errors": [report.records_with_errors],
             "extract_date": pa.array([report.extract_date], type=pa.date32()),
+            "journal_sequence": pa.array([report.journal_sequence], type=pa.int64()),
             "reason": pa.array([report.reason], type=pa.string()),
             "processed_at": pa.array([datetime.now(UTC)], type=pa.timestamp("us", tz="UTC")),
         }

@@ -49,6 +49,7 @@ class FileReport:
     records_quarantined: int = 0
     records_with_errors: int = 0
     extract_date: date | None = None
+    journal_sequence: int | None = None  # the journal position the extract was taken at
     reason: str | None = None
     control: dict[str, str] = field(default_factory=dict)
 
@@ -235,6 +236,9 @@ class LegacyFile:
         """
         v = self.verify()
         self.report.extract_date = v.header[self.feed.header_extract_date][0].as_py()
+        position = self.feed.header_journal_sequence
+        if position and position in v.header.column_names:
+            self.report.journal_sequence = v.header[position][0].as_py()
         detail_b = self.type_bytes["detail"]
         required = set(self.feed.required)
         pending: list[pa.Table] = []

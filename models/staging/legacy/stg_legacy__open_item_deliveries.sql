@@ -1,0 +1,44 @@
+-- Every document as last delivered in a full extract, including those a later extract or
+-- the journal no longer holds (archived): the invoice history beside the current ledger.
+with
+
+source as (
+    select * from {{ source('legacy', 'open_items') }}
+),
+
+renamed as (
+    select
+        ---------- ids
+        oi_doc_no as document_number,
+        oi_cust_no as customer_number,
+        nullif(oi_contract_ref, '') as contract_reference,
+
+        ---------- text
+        oi_doc_type as document_type_code,
+        case oi_doc_type
+            when 'RE' then 'invoice'
+            when 'GS' then 'credit_note'
+            else 'other'
+        end as document_type,
+        oi_currency as currency_code,
+        oi_text as posting_text,
+
+        ---------- numerics
+        oi_amount as amount,
+        oi_open_amount as open_amount,
+        oi_dunning_level as dunning_level,
+
+        ---------- dates
+        oi_doc_date as document_date,
+        oi_due_date as due_date,
+        _extract_date as extract_date,
+
+        ---------- lineage
+        _source_file as source_file,
+        _record_number as source_record_number,
+        _errors as decode_errors
+
+    from source
+)
+
+select * from renamed
