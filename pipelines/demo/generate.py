@@ -61,12 +61,20 @@ def generate_demo(
     if lake.crm_sandbox_db.exists():
         lake.crm_sandbox_db.unlink()
     store = CrmStore(lake.crm_sandbox_db)
+    from pipelines.demo.journals import EXTRACT_POSITIONS
+
     writers = {
         "customers": lf.ExtractWriter(
-            feed_by_name("customers"), legacy / "customers" / f"ARCUST_D{stamp}.dat", as_of
+            feed_by_name("customers"),
+            legacy / "customers" / f"ARCUST_D{stamp}.dat",
+            as_of,
+            journal_sequence=EXTRACT_POSITIONS["customers"],
         ),
         "open_items": lf.ExtractWriter(
-            feed_by_name("open_items"), legacy / "open_items" / f"AROPEN_D{stamp}.dat", as_of
+            feed_by_name("open_items"),
+            legacy / "open_items" / f"AROPEN_D{stamp}.dat",
+            as_of,
+            journal_sequence=EXTRACT_POSITIONS["open_items"],
         ),
         "payments": lf.ExtractWriter(
             feed_by_name("payments"), legacy / "payments" / f"ARPAYM_D{stamp}.dat", as_of
@@ -82,6 +90,8 @@ def generate_demo(
     credit_total = 0
     recon = dict.fromkeys(RECON_STATUSES, 0)
     matching = {"erp_customer_number": 0, "vat_id": 0, "unmatched_crm": 0, "finance_only": 0}
+    match_of: dict[int, str] = {}  # customer number → how a CRM company matches it
+    revenue_365: dict[str, int] = defaultdict(int)  # invoiced in the year before as-of
     as_of_days = to_days(as_of)
 
     for start in range(0, customers, BLOCK):
@@ -122,6 +132,9 @@ def generate_demo(
         landed[due_bad] = False
         for t in ("RE", "GS"):
             docs[t] += int(((it["doc_type"] == t) & landed).sum())
+        recent = landed & (it["doc_date"] > as_of_days - 365)
+        for cur in np.unique(it["currency"]):
+            revenue_365[cur] += int(it["amount"][recent & (it["currency"] == cur)].sum())
         is_open = landed & (it["open"] != 0)
         open_count += int(is_open.sum())
         days_over = as_of_days - it["due"]
@@ -156,6 +169,9 @@ def generate_demo(
         ok = valid_cust[t["cust_of_comp"]]
         by_erp = t["erp_ok"] & ok
         by_vat = ~by_erp & t["vat_ok"] & ok
+        for j in np.flatnonzero(by_erp | by_vat):
+            cust = int(b.customers["cust_no"][t["cust_of_comp"][j]])
+            match_of[cust] = "erp_customer_number" if by_erp[j] else "vat_id"
         matching["erp_customer_number"] += int(by_erp.sum())
         matching["vat_id"] += int(by_vat.sum())
         matching["unmatched_crm"] += int((~by_erp & ~by_vat).sum()) + t["n_prospects_active"]
@@ -170,21 +186,28 @@ def generate_demo(
     from pipelines.demo.journals import write_journals
 
     journals = write_journals(lake, as_of, seed)
+    from pipelines.demo.truth import after_journals
+
     truth = {
         "as_of": as_of.isoformat(),
         "seed": seed,
         "customers": customers,
         "files": files,
-        "open_items_count": open_count,
-        "open_amount_by_currency": {c: _money(v) for c, v in sorted(open_by_cur.items())},
-        "ageing_by_currency": {
-            c: {b: _money(v) for b, v in a.items()} for c, a in sorted(ageing.items())
+        # as the full extracts delivered them, before the day's journals
+        "extract": {
+            "open_items_count": open_count,
+            "open_amount_by_currency": {c: _money(v) for c, v in sorted(open_by_cur.items())},
+            "ageing_by_currency": {
+                c: {b: _money(v) for b, v in a.items()} for c, a in sorted(ageing.items())
+            },
+            "documents": dict(docs),
+            "credit_limit_total": _money(credit_total),
+            "matching": dict(matching),
         },
-        "documents": docs,
+        # the legacy state the marts must show: the extracts plus the journals after them
+        **after_journals(journals, docs, matching, match_of, revenue_365),
         "payments_by_currency": {c: _money(v) for c, v in sorted(pay_by_cur.items())},
-        "credit_limit_total": _money(credit_total),
         "reconciliation": recon,
-        "matching": matching,
         "journals": journals,
         "crm": {
             t: {"active": store.count(t, False), "archived": store.count(t, True)}

@@ -24,6 +24,10 @@ from pipelines.sources.journals.feeds import JournalFeed, journal_by_name
 
 JOB, USER = "ARNIGHT", "FIBUBATCH"
 PROGRAMS = {"customers": "ARCUSTMNT", "open_items": "ARPOSTING"}
+# The journal sequence each demo extract was taken at (written in its header). Receivers
+# start a few entries before it, as a receiver chain does: those are in the extract already.
+EXTRACT_POSITIONS = {"customers": 48_211, "open_items": 310_977}
+PRE_POSITION_UPDATES = 2
 
 
 @dataclass
@@ -41,7 +45,7 @@ class _Journal:
         cp = self.feed.image.codepage
         rec = encoding.blank_records(1, self.layout.size, cp)
         stamp = datetime.combine(self.day, datetime.min.time(), UTC) + timedelta(
-            hours=6, seconds=self.seq * 7
+            hours=6, seconds=len(self.entries) * 7
         )
 
         def put(name: str, data: np.ndarray) -> None:
@@ -113,6 +117,7 @@ def write_journals(lake: Lake, as_of: date, seed: int, receivers: int = 3) -> di
     credit_f = layout.field("CM-CREDIT-LIMIT")
     name_f = layout.field("CM-NAME")
     key_f = layout.field("CM-CUST-NO")
+    vat_f = layout.field("CM-VAT-ID")
     credit = {
         int(k): int(v * 100)
         for k, v in zip(values["cm_cust_no"], values["cm_credit_limit"], strict=True)
@@ -130,6 +135,13 @@ def write_journals(lake: Lake, as_of: date, seed: int, receivers: int = 3) -> di
         )[0]
         return out
 
+    # entries up to the extract's position: changes of the day before, in the extract already
+    j.seq = EXTRACT_POSITIONS["customers"] - 2 * PRE_POSITION_UPDATES
+    j.day = as_of
+    for k in rng.choice(keys, size=PRE_POSITION_UPDATES, replace=False):
+        j.entry("UB", with_credit(current[int(k)], credit[int(k)] + 1_000_000))
+        j.entry("UP", current[int(k)])
+    j.day = day
     ops: list[tuple[str, int]] = []
     updates = rng.choice(keys, size=max(4, n // 40), replace=True)  # some twice
     ops += [("update", int(k)) for k in updates]
@@ -188,6 +200,10 @@ def write_journals(lake: Lake, as_of: date, seed: int, receivers: int = 3) -> di
                 img[name_f.offset : name_f.offset + name_f.size] = encoding.text(
                     [f"Neukunde {key} GmbH"], name_f.size, cp
                 )[0]
+                # a new customer's own VAT id is not known yet (never another's)
+                img[vat_f.offset : vat_f.offset + vat_f.size] = encoding.text([""], vat_f.size, cp)[
+                    0
+                ]
                 j.entry("PT", img, ccid)
                 if not roll:
                     inserted.append(key)
@@ -204,6 +220,16 @@ def write_journals(lake: Lake, as_of: date, seed: int, receivers: int = 3) -> di
             rolled_back_key = txn[0][1]
     j.write(lake.legacy_landing / jc.folder, receivers, "JRNCUST")
     truth["open_items"] = _open_item_journal(lake, as_of, day, rng, receivers)
+    status = {
+        int(k): str(v) for k, v in zip(values["cm_cust_no"], values["cm_status"], strict=True)
+    }
+    for key in inserted:
+        status[key] = str(
+            decode_chunk(current[key][None, :], layout, DecodeOptions(codepage=cp))[0]
+            .column("cm_status")[0]
+            .as_py()
+        )
+    truth["customers_after"] = {str(k): status[k] for k in sorted(current)}
     changed = sorted(set(history) | set(inserted))
     truth["customers"] = {
         "entries": len(j.entries),
@@ -216,6 +242,7 @@ def write_journals(lake: Lake, as_of: date, seed: int, receivers: int = 3) -> di
         "rows_after": len(current),
         "credit_total_cents_after": int(sum(credit.values())),
         "day": day.isoformat(),
+        "extract_position": EXTRACT_POSITIONS["customers"],
     }
     return truth
 
@@ -234,15 +261,34 @@ def _open_item_journal(
     j = _Journal(jo, entry_layout, layout, day)
     open_f = layout.field("OI-OPEN-AMOUNT")
     doc_f = layout.field("OI-DOC-NO")
+    ref_f = layout.field("OI-CONTRACT-REF")
     docs = [str(d) for d in values["oi_doc_no"]]
     current = {d: images[i].copy() for i, d in enumerate(docs)}
     open_cents = {d: int(v * 100) for d, v in zip(docs, values["oi_open_amount"], strict=True)}
+    fields = ("oi_cust_no", "oi_doc_type", "oi_due_date", "oi_currency", "oi_dunning_level")
+    facts = {
+        d: {f: values[f][i] for f in fields} | {"amount": int(values["oi_amount"][i] * 100)}
+        for i, d in enumerate(docs)
+    }
     still_open = [d for d in docs if open_cents[d] > 0]
     cleared = [d for d in docs if open_cents[d] == 0]
     n = len(docs)
+    # entries up to the extract's position (postings of the day before, in it already)
+    j.seq = EXTRACT_POSITIONS["open_items"] - 2 * PRE_POSITION_UPDATES
+    j.day = as_of
+    for d in rng.choice(still_open, size=PRE_POSITION_UPDATES, replace=False):
+        earlier = current[str(d)].copy()
+        earlier[open_f.offset : open_f.offset + open_f.size] = encoding.packed(
+            np.array([open_cents[str(d)] + 10_000]), open_f.size
+        )[0]
+        j.entry("UB", earlier)
+        j.entry("UP", current[str(d)])
+    j.day = day
     ops: list[tuple[str, str]] = [
         ("pay", d)
-        for d in rng.choice(still_open, size=min(len(still_open), max(4, n // 60)), replace=False)
+        for d in rng.choice(
+            still_open, size=min(len(still_open), max(4, len(still_open) // 30)), replace=False
+        )
     ]
     ops += [
         ("delete", d)
@@ -278,14 +324,20 @@ def _open_item_journal(
                     del current[doc]
                     open_cents.pop(doc)
             else:
-                img = current[still_open[int(rng.integers(0, len(still_open)))]].copy()
+                source = still_open[int(rng.integers(0, len(still_open)))]
+                img = current[source].copy()
                 img[doc_f.offset : doc_f.offset + doc_f.size] = encoding.text(
                     [doc], doc_f.size, cp
                 )[0]
+                # a new document bills no contract (the contract's invoices are in the extract)
+                img[ref_f.offset : ref_f.offset + ref_f.size] = encoding.text([""], ref_f.size, cp)[
+                    0
+                ]
                 j.entry("PT", img, ccid)
                 if not roll:
                     inserted.append(doc)
                     current[doc] = img
+                    facts[doc] = dict(facts[source])
                     open_cents[doc] = int(
                         decode_chunk(img[None, :], layout, DecodeOptions(codepage=cp))[0]
                         .column("oi_open_amount")[0]
@@ -304,4 +356,7 @@ def _open_item_journal(
         "rolled_back_doc": rolled_back,
         "rows_after": len(current),
         "open_total_cents_after": int(sum(open_cents.values())),
+        "extract_position": EXTRACT_POSITIONS["open_items"],
+        # the ledger after the journal, for the marts' truth (generate.py)
+        "ledger_after": {d: facts[d] | {"open": open_cents[d]} for d in sorted(current)},
     }

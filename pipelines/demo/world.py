@@ -341,13 +341,30 @@ def generate_block(
     ctr.document += ni
     doc_date = as_of_days - rng.integers(0, 540, ni)
     due = doc_date + term_days[item_cust]
-    overdue = due < as_of_days
-    roll = rng.random(ni)
-    paid_full = np.where(overdue, roll < 0.65, roll < 0.25)
-    partial = overdue & (roll >= 0.65) & (roll < 0.80)
+    # How customers pay, as a German B2B ledger looks: most pay on time (some early), a
+    # minority is slow, a few are bad payers who leave items open for months. Each item is
+    # paid on due + delay; it is open at the as-of date if that day has not come yet.
+    profile = rng.choice(3, n, p=[0.80, 0.16, 0.04])[item_cust]  # good, slow, bad
+    delay = np.select(
+        [profile == 0, profile == 1],
+        [
+            np.where(
+                rng.random(ni) < 0.03,
+                rng.integers(3, 35, ni),
+                -rng.integers(0, np.maximum(term_days[item_cust], 1), ni) // 2,
+            ),
+            rng.integers(0, 50, ni),
+        ],
+        rng.integers(20, 240, ni),
+    )
+    never = (profile == 2) & (rng.random(ni) < 0.15)
+    paid_on = np.maximum(due + delay, doc_date)
+    is_paid = (paid_on <= as_of_days) & ~never
+    partial = ~is_paid & (profile > 0) & (due < as_of_days) & (rng.random(ni) < 0.15)
     frac = rng.uniform(0.1, 0.9, ni)
-    paid = np.where(paid_full, item_amount, np.where(partial, np.round(item_amount * frac), 0))
-    cn_cleared = item_cn & (rng.random(ni) < 0.5)
+    paid = np.where(is_paid, item_amount, np.where(partial, np.round(item_amount * frac), 0))
+    # credit notes are mostly applied (offset) soon after they are issued
+    cn_cleared = item_cn & (rng.random(ni) < 0.85)
     paid = np.where(item_cn, np.where(cn_cleared, item_amount, 0), paid).astype(np.int64)
     open_amt = item_amount - paid
     days_over = as_of_days - due
@@ -378,8 +395,10 @@ def generate_block(
     has_pay = paid != 0
     p_item = np.flatnonzero(has_pay)
     npay = len(p_item)
-    span = np.maximum(np.minimum(due[p_item] + 30, as_of_days) - doc_date[p_item], 1)
-    value_date = doc_date[p_item] + rng.integers(0, 1_000_000, npay) % span
+    # paid in full on the day it was paid; a part payment some day between issue and as-of
+    span = np.maximum(as_of_days - doc_date[p_item], 1)
+    part_day = doc_date[p_item] + rng.integers(0, 1_000_000, npay) % span
+    value_date = np.where(is_paid[p_item], np.minimum(paid_on[p_item], as_of_days), part_day)
     method = np.array(["UE", "LS", "SC"])[rng.choice(3, npay, p=[0.7, 0.25, 0.05])]
     method = np.where(item_cn[p_item], "VR", method)
     payments = {
