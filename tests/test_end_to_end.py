@@ -20,6 +20,7 @@ BUCKETS = {
     "31_60": "overdue_31_60_amount",
     "61_90": "overdue_61_90_amount",
     "90_plus": "overdue_over_90_amount",
+    "credit": "open_credit_amount",
 }
 
 
@@ -268,17 +269,101 @@ def test_history_answers_a_customers_credit_limit_on_a_date(e2e_lake: dict) -> N
     before = limit_on("2026-10-30 12:00:00")
     assert limit_on(str(at)) == Decimal(changes[0][1]) / 100
     assert limit_on("2099-01-01 00:00:00") == Decimal(changes[-1][1]) / 100
-    assert before == Decimal(
-        _query(
-            lake,
-            f"select credit_limit from staging.stg_legacy__customers where customer_number = {key}",
-        )[0][0]
+    extract = DeltaTable(str(lake / "bronze" / "legacy" / "customers")).to_pyarrow_table(
+        filters=[("cm_cust_no", "=", int(key))]
     )
+    assert before == extract["cm_credit_limit"][0].as_py()  # the extract, before the journal
     gone = truth["deleted"][0]
     assert _query(
         lake,
         f"select count(*) filter (where is_current), count(*) filter (where is_deleted) "
         f"from marts.dim_customer_history where customer_number = {gone}",
     ) == [(0, 1)]
-    ((rows,),) = _query(lake, "select count(*) from staging.stg_legacy_cdc__customers")
+    ((rows,),) = _query(lake, "select count(*) from marts.dim_customer")
     assert rows == truth["rows_after"]
+
+
+def test_the_marts_show_the_state_after_the_journals(e2e_lake: dict) -> None:
+    """Credit limits changed, customers inserted and deleted, documents inserted and
+    archived by the journals: every mart shows them, not the extract alone."""
+    lake, truth = e2e_lake["lake"], e2e_lake["truth"]
+    cust, items = truth["journals"]["customers"], truth["journals"]["open_items"]
+    limits = {
+        str(k): int(v * 100)
+        for k, v in _query(lake, "select customer_number, credit_limit from marts.dim_customer")
+    }
+    assert {k: limits[k] for k in cust["credit_cents"]} == cust["credit_cents"]
+    assert set(map(str, cust["inserted"])) <= set(limits)
+    assert not set(map(str, cust["deleted"])) & set(limits)
+    status_keys = {
+        str(k)
+        for (k,) in _query(lake, "select customer_number from marts.customer_financial_status")
+    }
+    assert status_keys == set(limits)
+    docs = dict(_query(lake, "select document_number, is_archived from marts.fct_invoices"))
+    assert all(docs[d] is False for d in items["inserted"])
+    assert all(docs[d] is True for d in items["deleted"])  # archived: kept as history
+    open_docs = {d for (d,) in _query(lake, "select document_number from marts.fct_open_items")}
+    assert not set(items["deleted"]) & open_docs
+    ((as_of,),) = _query(lake, "select distinct as_of_date from marts.fct_open_items")
+    assert str(as_of) == truth["as_of_after_journals"]
+    positions = dict(
+        _query(
+            lake, "select journal_name, baseline_sequence from staging.stg_legacy_cdc__positions"
+        )
+    )
+    assert positions == {
+        "customers": cust["extract_position"],
+        "open_items": items["extract_position"],
+    }
+    # entries at or before the extract's position are in it already: never applied
+    ((first,),) = _query(
+        lake, "select min(change_sequence) from staging.stg_legacy_cdc__customer_changes"
+    )
+    assert first > cust["extract_position"]
+
+
+def test_payment_statuses_follow_the_ar_rules_and_match_the_truth(e2e_lake: dict) -> None:
+    lake, truth = e2e_lake["lake"], e2e_lake["truth"]
+    statuses = dict(
+        _query(
+            lake, "select payment_status, count(*) from marts.customer_financial_status group by 1"
+        )
+    )
+    assert statuses == truth["payment_status"]
+    bad = _query(
+        lake,
+        "select customer_number from marts.customer_financial_status where "
+        "overdue_amount_eur < 0 or credit_utilisation_percent < 0 "
+        "or (open_amount_eur <= 0 and payment_status in ('overdue', 'in_dunning'))",
+    )
+    assert bad == []
+    # a world a credit controller finds plausible, and the truth file says so
+    world = truth["world"]
+    assert world["customers_current_percent"] > 75
+    assert world["customers_in_dunning_percent"] < 10
+    assert 25 <= world["dso_days"] <= 60
+    assert world["overdue_share_of_open_ar_percent"] < 50
+    ((open_eur, overdue_eur),) = _query(
+        lake,
+        "select sum(open_amount_eur), sum(overdue_amount_eur) from marts.customer_financial_status",
+    )
+    assert overdue_eur < open_eur * Decimal("0.5")
+
+
+def test_credit_notes_are_credits_not_overdue_debts(e2e_lake: dict) -> None:
+    """A customer holding credit notes: they reduce the balance, are never overdue."""
+    lake = e2e_lake["lake"]
+    rows = _query(
+        lake,
+        "select s.customer_number, s.open_amount_eur, s.overdue_amount_eur, s.payment_status, "
+        "sum(o.open_amount_eur) filter (where o.is_credit) as credits, "
+        "sum(o.open_amount_eur) filter (where o.is_past_due) as past_due "
+        "from marts.customer_financial_status s join marts.fct_open_items o using (customer_number) "
+        "group by all having credits < 0",
+    )
+    assert rows, "the demo has open credit notes"
+    for _, open_eur, overdue, status, credits, past_due in rows:
+        assert overdue == max(Decimal(0), (past_due or Decimal(0)) + credits)
+        if open_eur <= 0:
+            assert status in ("current", "blocked") and overdue == 0

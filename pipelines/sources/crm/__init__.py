@@ -174,6 +174,12 @@ def crm_source(  # noqa: ANN201
         def objects() -> Iterator[pa.Table]:
             state = dlt.current.resource_state()
             cursor = state.get("cursor")
+            # the search is `>= cursor`: the rows at exactly the cursor were landed by the last
+            # run; skipping them (same id, same modification time) keeps a run with nothing
+            # new from merging anything, so it writes no Delta version
+            at_cursor = {(i, cursor) for i in state.get("ids_at_cursor", [])}
+            archived_landed = {tuple(x) for x in state.get("archived_landed", [])}
+            seen_archived: set[tuple[str, str]] = set()
             # One version per id per load: Delta MERGE refuses duplicate source keys, and
             # windowed search repeats boundary rows. A newer version of an id already sent
             # in this load is left for the next run by holding the cursor back.
@@ -182,12 +188,22 @@ def crm_source(  # noqa: ANN201
             companies: dict[str, str | None] = {}
             newest = cursor
             held_back: str | None = None
+            ids_at: dict[str, set[str]] = {}
+            if cursor:
+                ids_at[cursor] = {i for i, _ in at_cursor}
 
             def add(rows: list[dict]) -> None:
                 nonlocal held_back
                 for r in rows:
                     if is_suppressed(r):
                         continue
+                    if (r["id"], r["updatedAt"]) in at_cursor and not r.get("archived"):
+                        continue
+                    if r.get("archived"):
+                        mark = (r["id"], r.get("archivedAt") or "")
+                        seen_archived.add(mark)
+                        if mark in archived_landed:
+                            continue
                     if int(r["id"]) in sent:
                         if not r.get("archived"):
                             stamp = r["updatedAt"]
@@ -219,6 +235,8 @@ def crm_source(  # noqa: ANN201
                     else:
                         companies.update(read_companies_of(object_type, [r["id"] for r in page]))
                 add(page)
+                for r in page:
+                    ids_at.setdefault(r["updatedAt"], set()).add(r["id"])
                 newest = max([newest or "", *(r["updatedAt"] for r in page)])
                 if len(buf) >= settings.BATCH_ROWS:
                     yield flush()
@@ -242,6 +260,11 @@ def crm_source(  # noqa: ANN201
                 yield flush()
             if newest:
                 state["cursor"] = min(newest, held_back) if held_back else newest
+                if state["cursor"] == newest:
+                    state["ids_at_cursor"] = sorted(ids_at.get(newest, set()))
+                else:
+                    state["ids_at_cursor"] = []
+            state["archived_landed"] = sorted(seen_archived)
 
         return objects
 
@@ -249,10 +272,11 @@ def crm_source(  # noqa: ANN201
         name="deal_stages",
         table_format="delta",
         primary_key=("pipeline_id", "stage_id"),
-        write_disposition="replace",
+        # upserted when the definitions changed (a replace with nothing new would truncate)
+        write_disposition={"disposition": "merge", "strategy": "upsert"},
     )
     def deal_stages() -> Iterator[pa.Table]:
-        """The deal pipelines' stages with their win probability (small: replaced each run)."""
+        """The deal pipelines' stages with their win probability, landed when they changed."""
         resp = client.get("/crm/v3/pipelines/deals")
         resp.raise_for_status()
         rows = [
@@ -268,6 +292,14 @@ def crm_source(  # noqa: ANN201
             for pipeline in resp.json()["results"]
             for stage in pipeline["stages"]
         ]
+        import hashlib
+        import json
+
+        state = dlt.current.source_state()
+        digest = hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
+        if state.get("deal_stages_digest") == digest:
+            return  # unchanged: nothing replaced, no new Delta version
+        state["deal_stages_digest"] = digest
         yield enforce(
             "crm",
             "deal_stages",
