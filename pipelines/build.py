@@ -101,3 +101,42 @@ def build_vars(lake: Lake) -> dict[str, bool]:
 def build(lake: Lake) -> BuildResult:
     """dbt build (seeds, models, tests) of the whole project."""
     return run_dbt(lake, ["build", "--vars", json.dumps(build_vars(lake))])
+
+
+def inputs_fingerprint(lake: Lake) -> str:
+    """What the warehouse and gold are built from: the version of every bronze Delta table
+    and of the restriction register, and the dbt project's files. Equal fingerprints mean a
+    rebuild would produce the same marts."""
+    import hashlib
+
+    from deltalake import DeltaTable
+
+    digest = hashlib.sha256()
+    base = str(lake.data).rstrip("/")
+    for table in lake.delta_tables():
+        rel = table[len(base) :] if table.startswith(base) else table
+        if rel.lstrip("/").startswith(("bronze/", "ops/restrictions")):
+            digest.update(f"{rel}={DeltaTable(table).version()}\n".encode())
+    for folder in (CHECKOUT_ROOT / "models", CHECKOUT_ROOT / "seeds", DBT_PROJECT):
+        for f in sorted(folder.rglob("*")):
+            if f.is_file() and f.suffix in (".sql", ".yml", ".csv") and "target" not in f.parts:
+                digest.update(f.relative_to(CHECKOUT_ROOT).as_posix().encode())
+                digest.update(hashlib.sha256(f.read_bytes()).digest())
+    digest.update(json.dumps(build_vars(lake), sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def _published_path(lake: Lake) -> Path:
+    return lake.state / "dbt" / "published_inputs.txt"
+
+
+def nothing_new(lake: Lake, fingerprint: str) -> bool:
+    """The warehouse and gold were built and published from exactly these inputs."""
+    path = _published_path(lake)
+    return lake.warehouse.exists() and path.exists() and path.read_text().strip() == fingerprint
+
+
+def record_published(lake: Lake, fingerprint: str) -> None:
+    from pipelines.storage import write_text_atomically
+
+    write_text_atomically(_published_path(lake), fingerprint)

@@ -301,17 +301,30 @@ def run(obj: Context, customers: int | None) -> None:
         _demo(obj, customers, None, None)
     result = _extract(obj, "all")
     _phase("extract", started)
-    res = run_build(obj.lake)
-    for w in res.warnings:
-        log.warning("dbt_test_warning", detail=w)
-    _phase("build", started)
-    publish_gold(obj.lake)
-    _analyst_database(obj)
-    _phase("publish", started)
+    from pipelines.build import inputs_fingerprint, nothing_new, record_published
+
+    fingerprint = inputs_fingerprint(obj.lake)
+    unchanged = nothing_new(obj.lake, fingerprint)
+    if unchanged:
+        log.info("nothing_new", detail="no input changed since the last run: no rebuild")
+    else:
+        res = run_build(obj.lake)
+        for w in res.warnings:
+            log.warning("dbt_test_warning", detail=w)
+        _phase("build", started)
+        publish_gold(obj.lake)
+        _analyst_database(obj)
+        record_published(obj.lake, fingerprint)
+        _phase("publish", started)
     seconds = time.monotonic() - started
     figures = print_summary(
         obj.lake, result, seconds, _peak_mib(), Console(width=max(110, console.width))
     )
+    if unchanged:
+        console.print(
+            "Nothing new: no file, journal entry or CRM change since the last run; "
+            "warehouse, gold and the analysts' copy left as they are."
+        )
     log.info(
         "run_finished",
         seconds=round(seconds, 1),
