@@ -285,3 +285,143 @@ def test_the_items_ledger_journal_applies_postings_new_documents_and_archiving(
     assert not set(truth["deleted"]) & set(state) and set(truth["inserted"]) <= set(state)
     rolled = truth["rolled_back_doc"]
     assert state[rolled]["oi_open_amount"] == state_at(lake, items, 0)[rolled]["oi_open_amount"]
+
+
+def _next_day_extract(lake: Lake, position: int, wrong: int | None = None) -> str | None:
+    """Write a next-day full extract holding the journal's state at `position` (taken at
+    that position, said in its header); with `wrong`, one customer's credit limit differs."""
+    from pipelines.demo import legacy_files as lf
+    from pipelines.sources.legacy.feeds import feed_by_name
+
+    rows = sorted(state_at(lake, JOURNAL, position).values(), key=lambda r: r["cm_cust_no"])
+    changed = None
+    if wrong is not None:
+        changed = str(rows[wrong]["cm_cust_no"])
+        rows[wrong] = rows[wrong] | {"cm_credit_limit": rows[wrong]["cm_credit_limit"] + 1}
+    writer = lf.ExtractWriter(
+        feed_by_name("customers"),
+        lake.legacy_landing / "customers" / "ARCUST_D20261031.dat",
+        date(2026, 10, 31),
+        journal_sequence=position,
+    )
+    cents = np.array([int(r["cm_credit_limit"] * 100) for r in rows])
+    c = {
+        "cust_no": np.array([r["cm_cust_no"] for r in rows]),
+        **{
+            k: [r[f"cm_{col}"] for r in rows]
+            for k, col in (
+                ("name", "name"),
+                ("street", "street"),
+                ("postcode", "postcode"),
+                ("city", "city"),
+                ("country", "country"),
+                ("vat", "vat_id"),
+                ("iban", "iban"),
+                ("contact", "contact"),
+                ("email", "email"),
+                ("currency", "currency"),
+                ("terms", "pay_terms"),
+                ("status", "status"),
+            )
+        },
+        "credit": cents,
+        "created": np.array(
+            [(r["cm_created"] - date(1970, 1, 1)).days if r["cm_created"] else 0 for r in rows]
+        ),
+        "risk": np.array([r["cm_risk_class"] for r in rows]),
+    }
+    writer.write(lf.customer_records(writer, c), {"cm_credit_limit": cents})
+    writer.close()
+    return changed
+
+
+def _refresh(lake: Lake):
+    from pipelines.sources.journals.state import refresh_state
+
+    return refresh_state(lake, JOURNAL, "day2")
+
+
+def test_a_newer_extract_that_agrees_rebaselines_without_drift(lake: Lake) -> None:
+    truth = _truth(lake)
+    apply_journal(lake, JOURNAL, "r1")
+    _refresh(lake)
+    middle = (truth["extract_position"] + truth["last_sequence"]) // 2
+    _next_day_extract(lake, middle)  # taken half-way through the journal
+    extract_legacy(lake)
+    report = _refresh(lake)
+    assert report.rebaselined_to == "2026-10-31"
+    undated = [d for d in report.drift.differences if d.get("column_name") != "cm_created"]
+    assert undated == []  # (a created date that did not decode is rewritten as a real one)
+    state = load_state(lake, "customers")
+    assert state["baseline"] == {"extract_date": "2026-10-31", "sequence": middle}
+    _assert_truth(lake)  # the entries after the new position still apply on top
+    table = DeltaTable(str(lake.bronze / "legacy_cdc" / "customers")).to_pyarrow_table()
+    assert table.num_rows == truth["rows_after"]
+
+
+def test_a_newer_extract_that_disagrees_is_recorded_as_drift_and_wins(lake: Lake) -> None:
+    truth = _truth(lake)
+    apply_journal(lake, JOURNAL, "r1")
+    _refresh(lake)
+    wrong = _next_day_extract(lake, truth["last_sequence"], wrong=7)
+    journal_value = _credit(lake)[wrong]
+    extract_legacy(lake)
+    report = _refresh(lake)
+    found = {
+        (d["record_key"], d["column_name"])
+        for d in report.drift.differences
+        if d.get("column_name") != "cm_created"
+    }
+    assert found == {(wrong, "cm_credit_limit")}
+    drift_rows = DeltaTable(str(lake.ops / "cdc_drift")).to_pyarrow_table().to_pylist()
+    assert any(r["record_key"] == wrong for r in drift_rows)
+    state = DeltaTable(str(lake.bronze / "legacy_cdc" / "customers")).to_pyarrow_table(
+        filters=[("cm_cust_no", "=", int(wrong))]
+    )
+    assert int(state["cm_credit_limit"][0].as_py() * 100) == journal_value + 100  # extract wins
+    # `cdc drift` with its defaults shows exactly that comparison
+    again = drift(lake, JOURNAL, "r3")
+    assert {(d["record_key"], d["column_name"]) for d in again.differences} >= found
+
+
+def test_a_journal_image_that_does_not_decode_is_quarantined_not_applied(lake: Lake) -> None:
+    truth = _truth(lake)
+    entries = _entries(lake)
+    i, victim = next(
+        (i, e)
+        for i, e in enumerate(entries)
+        if _kind(e)[1] == "UP" and _kind(e)[0] > truth["extract_position"]
+    )
+    bad = bytearray(victim)
+    key_at = 89 + 1  # JOESD follows the 89-byte DSPJRN header; CM-CUST-NO after the rec type
+    bad[key_at] = 0x7D  # not a zoned digit
+    entries[i] = bytes(bad)
+    _deliver(lake, entries)
+    report = apply_journal(lake, JOURNAL, "r1")
+    assert report.quarantined == 1 and report.gap is None
+    (receiver,) = report.per_receiver
+    counts = report.per_receiver[receiver]
+    assert sum(counts.values()) == len(entries) and counts["quarantined"] == 1
+    q = DeltaTable(str(lake.bronze / "legacy_cdc" / "quarantine")).to_pyarrow_table().to_pylist()
+    assert [(r["sequence"], r["entry_number"], r["source_file"]) for r in q] == [
+        (_kind(victim)[0], i + 1, receiver)
+    ]
+    assert "CM-CUST-NO" in q[0]["reason"]
+    assert _kind(victim)[0] not in _log_sequences(lake)
+
+
+def test_a_receiver_for_another_object_is_reported_not_applied(lake: Lake) -> None:
+    entries = _entries(lake)
+    foreign = [e[: 79 - 10] + "ARPAYMP   ".encode(CP) + e[79:] for e in entries[:5]]
+    _deliver(lake, entries, foreign)
+    report = apply_journal(lake, JOURNAL, "r1")
+    assert "JRNCUST_R000002.dat" in report.rejected
+    assert "ARPAYMP" in report.rejected["JRNCUST_R000002.dat"]
+    _assert_truth(lake)
+
+
+def test_entries_at_or_before_the_extracts_position_are_not_applied(lake: Lake) -> None:
+    truth = _truth(lake)
+    report = apply_journal(lake, JOURNAL, "r1")
+    assert report.before_baseline > 0
+    assert min(_log_sequences(lake)) > truth["extract_position"]

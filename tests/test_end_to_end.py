@@ -168,8 +168,19 @@ def test_second_run_is_idempotent_and_sql_answers(e2e_lake: dict) -> None:
         "(select sum(open_amount_eur) from marts.customer_financial_status)"
     )
     before = _query(lake, counts)
+
+    def versions() -> dict[str, int]:
+        return {
+            str(p.parent.relative_to(lake)): DeltaTable(str(p.parent)).version()
+            for p in lake.rglob("_delta_log")
+            if p.parent.relative_to(lake).parts[0] in ("bronze", "gold")
+        }
+
+    tables = versions()
     second = ledgerbridge(lake, "run")
     assert "already processed: 3" in second.stdout
+    assert "Nothing new" in second.stdout
+    assert versions() == tables  # no new Delta version in bronze or gold
     assert _query(lake, counts) == before
     assert (
         _query(lake, "select count(*) - count(distinct document_number) from marts.fct_invoices")[
