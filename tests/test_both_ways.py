@@ -123,3 +123,40 @@ def test_a_rename_and_a_payment_flow_both_ways(e2e_lake: dict, tmp_path: Path) -
     assert [e["action"] for e in entries][-3:] == ["crm_writeback", "pipeline_run", "crm_writeback"]
     assert entries[-1]["run_id"] == runs[-1]
     assert ledgerbridge(root, "audit", "verify").returncode == 0
+
+
+def test_a_customer_deleted_in_finance_has_its_crm_properties_cleared(
+    e2e_lake: dict, tmp_path: Path
+) -> None:
+    """The journal deletes a customer the CRM was told about: after the next run and
+    sync-crm its company's finance properties are cleared, not left stale."""
+    root = tmp_path / "lake"
+    shutil.copytree(e2e_lake["lake"], root)
+    lake = Lake(root)
+    ledgerbridge(root, "sync-crm")
+    ((customer, company),) = _query(
+        lake,
+        "select customer_number, crm_company_id from marts.customer_financial_status "
+        "where crm_company_id is not null order by customer_number limit 1",
+    )
+    truth = e2e_lake["truth"]["journals"]["customers"]
+    folder = root / "landing" / "legacy" / "journals" / "customers"
+    template = sorted(folder.glob("*.dat"))[0].read_bytes()[:409]
+    entry = bytearray(template)
+    entry[0:10] = f"{truth['last_sequence'] + 1:010d}".encode("cp273")
+    entry[11:13] = b"DL".decode().encode("cp273")
+    entry[79:89] = b"0000000000".decode().encode("cp273")
+    entry[90:98] = f"{customer:08d}".encode("cp273")
+    (folder / "JRNCUST_R000009.dat").write_bytes(bytes(entry))
+    ledgerbridge(root, "run")
+    assert _query(
+        lake, f"select count(*) from marts.dim_customer where customer_number = {customer}"
+    ) == [(0,)]
+    proc = ledgerbridge(root, "sync-crm")
+    assert "failed 0" in proc.stdout
+    store = CrmStore(lake.crm_sandbox_db)
+    props = store.get("companies", company)["properties"]
+    store.close()
+    assert props.get("lb_finance_customer_number", "") == ""
+    assert props.get("lb_payment_status", "") == ""
+    assert props.get("lb_open_amount_eur", "") == ""

@@ -370,7 +370,8 @@ def test_credit_notes_are_credits_not_overdue_debts(e2e_lake: dict) -> None:
         "select s.customer_number, s.open_amount_eur, s.overdue_amount_eur, s.payment_status, "
         "sum(o.open_amount_eur) filter (where o.is_credit) as credits, "
         "sum(o.open_amount_eur) filter (where o.is_past_due) as past_due "
-        "from marts.customer_financial_status s join marts.fct_open_items o using (customer_number) "
+        "from marts.customer_financial_status s "
+        "join marts.fct_open_items o using (customer_number) "
         "group by all having credits < 0",
     )
     assert rows, "the demo has open credit notes"

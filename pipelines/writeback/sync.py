@@ -105,6 +105,16 @@ def plan_changes(
         after = {k: v for k, v in values.items() if pushed.get(k) != v}
         if after:
             changes.append(Change(cid, customer, {k: pushed.get(k, "") for k in after}, after))
+    # a company written before that matches no finance customer any more (the customer was
+    # deleted in finance, or the match changed): its finance properties are cleared, never
+    # left stale
+    for cid, pushed in state.items():
+        if cid in desired:
+            continue
+        after = {k: "" for k, v in pushed.items() if v != ""}
+        if after:
+            number = pushed.get("lb_finance_customer_number") or "0"
+            changes.append(Change(cid, int(number), {k: pushed[k] for k in after}, after))
     return changes
 
 
@@ -173,7 +183,7 @@ def sync_crm(
                     "object_type": OBJECT_TYPE,
                     "object_id": change.company_id,
                     "customer_number": change.customer_number,
-                    "operation": "update",
+                    "operation": "clear" if not any(change.after.values()) else "update",
                     "fields_changed": sorted(change.after),
                     "status": "ok" if outcome.ok else "error",
                     "error_reason": outcome.error,
