@@ -197,8 +197,6 @@ def crm_source(  # noqa: ANN201
                 for r in rows:
                     if is_suppressed(r):
                         continue
-                    if (r["id"], r["updatedAt"]) in at_cursor and not r.get("archived"):
-                        continue
                     if r.get("archived"):
                         mark = (r["id"], r.get("archivedAt") or "")
                         seen_archived.add(mark)
