@@ -314,14 +314,12 @@ def run(obj: Context, customers: int | None) -> None:
         _phase("build", started)
         publish_gold(obj.lake)
         _analyst_database(obj)
-        record_published(obj.lake, fingerprint)
         _phase("publish", started)
     seconds = time.monotonic() - started
-    figures = print_summary(
-        obj.lake, result, seconds, _peak_mib(), Console(width=max(110, console.width))
-    )
+    summary_console = Console(width=max(110, console.width))
+    figures = print_summary(obj.lake, result, seconds, _peak_mib(), summary_console)
     if unchanged:
-        console.print(
+        summary_console.print(
             "Nothing new: no file, journal entry or CRM change since the last run; "
             "warehouse, gold and the analysts' copy left as they are."
         )
@@ -349,6 +347,10 @@ def run(obj: Context, customers: int | None) -> None:
 
     mirror_to_delta(obj.lake)
     marked = record_on_tables(obj.lake.delta_tables(), obj.lake.residency)
+    if not unchanged:
+        # marking residency changes table properties, not data: the inputs as built are
+        # the bronze tables as they stand now
+        record_published(obj.lake, fingerprint if not marked else inputs_fingerprint(obj.lake))
     log.info("lake_residency", residency=residency, tables_marked=marked)
 
 

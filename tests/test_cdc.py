@@ -216,42 +216,12 @@ def test_killed_at_any_point_the_next_run_converges(lake: Lake, point: str) -> N
 def test_drift_against_a_full_extract_and_rebaselining(lake: Lake) -> None:
     """A next-day full extract holding the journals' end state, with one customer's credit
     limit wrong: drift names exactly that; re-baselining adopts the extract."""
-    from pipelines.demo import legacy_files as lf
     from pipelines.sources.journals.apply import rebaseline, save_state
-    from pipelines.sources.legacy.feeds import feed_by_name
 
     report = apply_journal(lake, JOURNAL, "r1")
-    state = state_at(lake, JOURNAL, report.watermark)
-    feed = feed_by_name("customers")
-    writer = lf.ExtractWriter(
-        feed, lake.legacy_landing / "customers" / "ARCUST_D20261031.dat", date(2026, 10, 31)
-    )
-    rows = sorted(state.values(), key=lambda r: r["cm_cust_no"])
-    wrong = str(rows[7]["cm_cust_no"])
+    rows = sorted(state_at(lake, JOURNAL, report.watermark).values(), key=lambda r: r["cm_cust_no"])
+    wrong = _next_day_extract(lake, report.watermark, wrong=7)
     rows[7] = rows[7] | {"cm_credit_limit": rows[7]["cm_credit_limit"] + Decimal("1.00")}
-    cents = np.array([int(r["cm_credit_limit"] * 100) for r in rows])
-    c = {
-        "cust_no": np.array([r["cm_cust_no"] for r in rows]),
-        "name": [r["cm_name"] for r in rows],
-        "street": [r["cm_street"] for r in rows],
-        "postcode": [r["cm_postcode"] for r in rows],
-        "city": [r["cm_city"] for r in rows],
-        "country": [r["cm_country"] for r in rows],
-        "vat": [r["cm_vat_id"] for r in rows],
-        "iban": [r["cm_iban"] for r in rows],
-        "contact": [r["cm_contact"] for r in rows],
-        "email": [r["cm_email"] for r in rows],
-        "currency": [r["cm_currency"] for r in rows],
-        "terms": [r["cm_pay_terms"] for r in rows],
-        "status": [r["cm_status"] for r in rows],
-        "credit": cents,
-        "created": np.array(
-            [(r["cm_created"] - date(1970, 1, 1)).days if r["cm_created"] else 0 for r in rows]
-        ),
-        "risk": np.array([r["cm_risk_class"] for r in rows]),
-    }
-    writer.write(lf.customer_records(writer, c), {"cm_credit_limit": cents})
-    writer.close()
     extract_legacy(lake)
     found = drift(lake, JOURNAL, "r2", "2026-10-31", report.watermark)
     # a created date that did not decode (null) could only be rewritten as a real date

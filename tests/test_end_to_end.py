@@ -174,8 +174,6 @@ def test_second_run_is_idempotent_and_sql_answers(e2e_lake: dict) -> None:
             str(p.parent.relative_to(lake)): DeltaTable(str(p.parent)).version()
             for p in lake.rglob("_delta_log")
             if p.parent.relative_to(lake).parts[0] in ("bronze", "gold")
-            # the CRM's boundary rows at the search cursor are re-merged (see issue note)
-            and p.parent.relative_to(lake).parts[:2] != ("bronze", "crm")
         }
 
     tables = versions()

@@ -6,6 +6,20 @@
 --   credit = an open amount < 0 (a credit note or payment not yet applied): never overdue.
 -- Days past due are counted at the state's as-of date (the later of the extract's date and
 -- the last journal entry applied).
+{% set document_columns = [
+    'document_number',
+    'customer_number',
+    'contract_reference',
+    'document_type_code',
+    'document_type',
+    'currency_code',
+    'posting_text',
+    'amount',
+    'dunning_level',
+    'document_date',
+    'due_date',
+] -%}
+
 with
 
 current_documents as (
@@ -33,55 +47,30 @@ currencies as (
     select * from {{ ref('currencies') }}
 ),
 
-archived_from_journal as (
+-- the last image of every document the state no longer holds: the journal's delete image
+-- where it archived the document, else the last full extract that delivered it
+archived_candidates as (
     select
-        document_number,
-        customer_number,
-        contract_reference,
-        document_type_code,
-        document_type,
-        currency_code,
-        posting_text,
-        amount,
-        dunning_level,
-        document_date,
-        due_date
+        {{ document_columns | join(',\n        ') }},
+        1 as preference
     from journal_deletes
-    where document_number not in (select c.document_number from current_documents as c)
+    union all
+    select
+        {{ document_columns | join(',\n        ') }},
+        2 as preference
+    from deliveries
 ),
 
-archived_from_extracts as (
-    select
-        document_number,
-        customer_number,
-        contract_reference,
-        document_type_code,
-        document_type,
-        currency_code,
-        posting_text,
-        amount,
-        dunning_level,
-        document_date,
-        due_date
-    from deliveries
-    where
-        document_number not in (select c.document_number from current_documents as c)
-        and document_number not in (select j.document_number from archived_from_journal as j)
+archived as (
+    select {{ document_columns | join(', ') }}
+    from archived_candidates
+    where document_number not in (select c.document_number from current_documents as c)
+    qualify row_number() over (partition by document_number order by preference) = 1
 ),
 
 documents as (
     select
-        document_number,
-        customer_number,
-        contract_reference,
-        document_type_code,
-        document_type,
-        currency_code,
-        posting_text,
-        amount,
-        dunning_level,
-        document_date,
-        due_date,
+        {{ document_columns | join(',\n        ') }},
         open_amount,
         false as is_archived
     from current_documents
@@ -90,13 +79,7 @@ documents as (
         *,
         cast(0 as decimal(13, 2)) as open_amount,
         true as is_archived
-    from archived_from_journal
-    union all
-    select
-        *,
-        cast(0 as decimal(13, 2)) as open_amount,
-        true as is_archived
-    from archived_from_extracts
+    from archived
 ),
 
 as_of as (

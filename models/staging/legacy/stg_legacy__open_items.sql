@@ -15,11 +15,7 @@ renamed as (
 
         ---------- text
         oi_doc_type as document_type_code,
-        case oi_doc_type
-            when 'RE' then 'invoice'
-            when 'GS' then 'credit_note'
-            else 'other'
-        end as document_type,
+        {{ document_type('oi_doc_type') }} as document_type,
         oi_currency as currency_code,
         oi_text as posting_text,
 

@@ -12,7 +12,7 @@ renamed as (
         ---------- numerics
         baseline_sequence,
         applied_through_sequence,
-        "rows" as state_rows,
+        state_rows,
 
         ---------- booleans
         position_declared as is_position_declared,

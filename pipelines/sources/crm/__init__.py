@@ -174,6 +174,11 @@ def crm_source(  # noqa: ANN201
         def objects() -> Iterator[pa.Table]:
             state = dlt.current.resource_state()
             cursor = state.get("cursor")
+            if state.get("properties", landed[object_type]) != landed[object_type]:
+                # the landed properties changed: page everything again, so every record
+                # gets the new columns (and the frozen schema contract sees them)
+                cursor, state["ids_at_cursor"] = None, []
+            state["properties"] = list(landed[object_type])
             # the search is `>= cursor`: the rows at exactly the cursor were landed by the last
             # run; skipping them (same id, same modification time) keeps a run with nothing
             # new from merging anything, so it writes no Delta version
@@ -196,6 +201,8 @@ def crm_source(  # noqa: ANN201
                 nonlocal held_back
                 for r in rows:
                     if is_suppressed(r):
+                        continue
+                    if (r["id"], r["updatedAt"]) in at_cursor and not r.get("archived"):
                         continue
                     if r.get("archived"):
                         mark = (r["id"], r.get("archivedAt") or "")

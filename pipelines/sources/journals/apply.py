@@ -216,7 +216,7 @@ def apply_journal(
     report.rejected = entries.rejected
     if entries.table.num_rows == 0:
         report.watermark = state["watermark"] or 0
-        _account(report, entries, None, {})
+        _account(report, entries, None)
         return report
     if ensure_baseline(lake, journal, state):
         save_state(lake, journal.name, state)
@@ -341,11 +341,11 @@ def apply_journal(
     save_state(lake, journal.name, state)
     _kill_point("after_state")
     report.watermark, report.gap = new_watermark, gap
-    _account(report, entries, outcome, {})
+    _account(report, entries, outcome)
     return report
 
 
-def _account(report: ApplyReport, entries: Entries, outcome: object, _: dict) -> None:
+def _account(report: ApplyReport, entries: Entries, outcome: object) -> None:
     """Per receiver: what became of every entry it held (an entry re-delivered in an earlier
     receiver counts there; here it is `duplicate`)."""
     per: dict[str, dict[str, int]] = {}

@@ -53,7 +53,7 @@ POSITIONS_SCHEMA = pa.schema(
         ("applied_through_sequence", pa.int64()),
         ("applied_through_at", pa.timestamp("us", "UTC")),
         ("as_of_date", pa.date32()),
-        ("rows", pa.int64()),
+        ("state_rows", pa.int64()),
     ]
 )
 
@@ -252,7 +252,7 @@ def write_positions(lake: Lake) -> bool:
                 "as_of_date": max(baseline_date, at.astimezone(UTC).date())
                 if at
                 else baseline_date,
-                "rows": n,
+                "state_rows": n,
             }
         )
     if not rows:
