@@ -30,8 +30,12 @@ deliveries as (
     select * from {{ ref('stg_legacy__open_item_deliveries') }}
 ),
 
-journal_deletes as (
+journal_changes as (
     select * from {{ ref('stg_legacy_cdc__open_item_changes') }}
+),
+
+journal_deletes as (
+    select * from journal_changes
     where change_operation = 'delete'
     qualify row_number() over (
         partition by document_number order by change_sequence desc
@@ -47,25 +51,22 @@ currencies as (
     select * from {{ ref('currencies') }}
 ),
 
--- the last image of every document the state no longer holds: the journal's delete image
--- where it archived the document, else the last full extract that delivered it
-archived_candidates as (
-    select
-        {{ document_columns | join(',\n        ') }},
-        1 as preference
-    from journal_deletes
-    union all
-    select
-        {{ document_columns | join(',\n        ') }},
-        2 as preference
-    from deliveries
-),
-
+-- the last image of every document the state no longer holds: as the last full extract
+-- delivered it, or, for a document the journal both created and archived, its delete image
+-- (so retention, which purges the delivered documents by date, purges their history too)
 archived as (
     select {{ document_columns | join(', ') }}
-    from archived_candidates
+    from deliveries
     where document_number not in (select c.document_number from current_documents as c)
-    qualify row_number() over (partition by document_number order by preference) = 1
+    union all
+    select {{ document_columns | join(', ') }}
+    from journal_deletes
+    where
+        document_number not in (select c.document_number from current_documents as c)
+        and document_number in (
+            select i.document_number from journal_changes as i
+            where i.change_operation = 'insert'
+        )
 ),
 
 documents as (
