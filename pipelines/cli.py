@@ -828,6 +828,8 @@ def cdc_drift(obj: Context, journal: str, extract_date: str | None, sequence: in
         f"{report.sequence:,}: {report.rows_compared:,} rows, "
         + (", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in kinds.items()) or "no drift")
     )
+    if report.note:
+        console.print(f"  ({report.note})")
     for d in report.differences[:20]:
         detail = ""
         if d.get("column_name"):
