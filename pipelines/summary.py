@@ -23,6 +23,30 @@ class RunFigures:
     quarantined: int = 0
 
 
+# the order a receiver's entries are accounted in: read = the sum of these
+RECEIVER_OUTCOMES = (
+    "applied",
+    "quarantined",
+    "before_baseline",
+    "duplicate",
+    "rolled_back",
+    "pending",
+    "control",
+    "rejected",
+)
+
+
+_LABELS = {"before_baseline": "in the extract already", "control": "journal control"}
+
+
+def receiver_line(outcomes: dict[str, int]) -> str:
+    """`52 read = 40 applied + 2 quarantined + …` for one journal receiver."""
+    order = [o for o in RECEIVER_OUTCOMES if outcomes.get(o)]
+    order += sorted(o for o in outcomes if o not in RECEIVER_OUTCOMES and outcomes[o])
+    parts = " + ".join(f"{outcomes[o]:,} {_LABELS.get(o, o.replace('_', ' '))}" for o in order)
+    return f"{sum(outcomes.values()):,} read = {parts or '0'}"
+
+
 def collect(lake: Lake) -> RunFigures:
     f = RunFigures()
     con = connect(lake.warehouse, read_only=True)
@@ -106,6 +130,10 @@ def print_summary(
                 f"back, applied through sequence {j.watermark:,}"
                 + (f" — [red]GAP {j.gap[0]:,}-{j.gap[1]:,}, halted[/red]" if j.gap else "")
             )
+            for receiver, outcomes in sorted(j.per_receiver.items()):
+                console.print(f"  {receiver}: {receiver_line(outcomes)}")
+            for receiver, why in sorted(j.rejected.items()):
+                console.print(f"  [red]{receiver} not applied: {why}[/red]")
         for c in extract.crm_schema_changes:
             console.print(f"CRM schema change: {c.object_type}.{c.property} {c.change}")
     rows = Table(title="Tables (rows)", title_justify="left")

@@ -67,33 +67,28 @@ def test_a_new_copybook_field_is_not_landed_until_declared(e2e_lake: dict, tmp_p
     assert "cm_birth_date" not in columns and "cm_email" in columns
 
 
-def test_dbt_yaml_carries_the_contract_tags() -> None:
-    """Every personal source column a staging model reads is tagged in its YAML with the
-    contract column it comes from (so the analysts' masking follows the contract); a
-    non-personal tag is allowed only for a field extracted from a personal structure."""
-    import re
-
+def test_declared_exemptions_from_lineage_masking_are_justified() -> None:
+    """A model column may leave the lineage's personal set only with a reason: `extracts`
+    naming a field some contract classifies as not personal, or a `because` sentence."""
     import yaml
 
-    root = Path(__file__).resolve().parent.parent / "models" / "staging"
-    checked = 0
-    for spec in sorted(root.glob("*/_*__models.yml")):
+    root = Path(__file__).resolve().parent.parent / "models"
+    not_personal = {
+        column
+        for contract in contracts().values()
+        for column, category in contract.columns.items()
+        if category != "personal"
+    }
+    exemptions = 0
+    for spec in sorted(root.rglob("_*__models.yml")):
         for model in yaml.safe_load(spec.read_text())["models"]:
-            sql = (spec.parent / f"{model['name']}.sql").read_text()
-            tags = {c["name"]: c.get("meta") or {} for c in model.get("columns", []) if "name" in c}
-            for source, table in re.findall(r"source\('(\w+)',\s*'(\w+)'\)", sql):
-                if source == "ops":  # ledgerbridge's own tables (compliance/data_map.yml)
-                    continue
-                contract = contracts()[(source, table)]
-                for column in contract.personal():
-                    if not re.search(rf"\b{column}\b", sql):
-                        continue
-                    linked = [t for t in tags.values() if t.get("contract") == column]
-                    assert linked, f"{model['name']}: reads personal {source}.{table}.{column}"
-                    for t in linked:
-                        extracted = t.get("extracts")
-                        assert t.get("category") == "personal" or (
-                            extracted and contract.columns.get(extracted) != "personal"
-                        ), (model["name"], column)
-                    checked += 1
-    assert checked >= 15
+            for column in model.get("columns", []):
+                meta = column.get("meta") or {}
+                if "extracts" in meta:
+                    assert meta["extracts"] in not_personal, (model["name"], column["name"])
+                    assert meta.get("category") in ("financial", "operational")
+                    exemptions += 1
+                if "because" in meta:
+                    assert len(str(meta["because"]).split()) >= 4, (model["name"], column)
+                    exemptions += 1
+    assert exemptions >= 2

@@ -158,6 +158,24 @@ def test_summary_is_printed(e2e_lake: dict) -> None:
         assert needle in out
 
 
+def test_summary_accounts_for_every_journal_entry_per_receiver(e2e_lake: dict) -> None:
+    """read = applied + quarantined + in the extract already + … for every receiver, one
+    line each, in the summary a person reads."""
+    import re
+
+    out = e2e_lake["first_run"].stdout
+    receivers = sorted(
+        p.name for p in (e2e_lake["lake"] / "landing" / "legacy" / "journals").rglob("JRN*")
+    )
+    assert receivers
+    for name in receivers:
+        line = re.search(rf"{re.escape(name)}: ([\d,]+) read = (.+)", out)
+        assert line, f"no summary line for receiver {name}"
+        parts = [int(p.split()[0].replace(",", "")) for p in line.group(2).split(" + ")]
+        assert int(line.group(1).replace(",", "")) == sum(parts) > 0
+        assert "applied" in line.group(2)
+
+
 def test_second_run_is_idempotent_and_sql_answers(e2e_lake: dict) -> None:
     lake = e2e_lake["lake"]
     counts = (

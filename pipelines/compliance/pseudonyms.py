@@ -1,29 +1,30 @@
 """What analysts see: the warehouse with every personal column replaced by a keyed pseudonym.
 
-`<lake>/analyst.duckdb` holds the staging and mart tables of the warehouse; the columns the
-dbt YAML tags `meta: {category: personal}` hold `p_` + the first 20 hex digits of
-HMAC-SHA256(key, value) instead of the value. Equal values give equal pseudonyms, so
-analysts can still count and join; without the key nobody can go back. The clear values
-stay in the warehouse (the restricted, finance-role database). The key comes from
-configuration (`LEDGERBRIDGE_PSEUDONYM_KEY`), else from a key file outside the lake
-(`~/.config/ledgerbridge/pseudonym.key`, created once, mode 0600); it never enters the lake
-or the logs.
+`<lake>/analyst.duckdb` holds the staging and mart tables of the warehouse; every column
+the dbt lineage traces to a personal source column (compliance/lineage.py) holds `p_` +
+the first 20 hex digits of HMAC-SHA256(key, value) instead of the value. Equal values give
+equal pseudonyms, so analysts can still count and join; without the key nobody can go
+back. The clear values stay in the warehouse (the restricted, finance-role database). The
+key comes from configuration (`LEDGERBRIDGE_PSEUDONYM_KEY`), else from a key file outside
+the lake (`~/.config/ledgerbridge/pseudonym.key`, created once, mode 0600); it never
+enters the lake or the logs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
 import secrets
 from pathlib import Path
 
 import pyarrow as pa
+import structlog
 from duckdb import sqltypes
 
 from pipelines.lake import Lake
 
+log = structlog.get_logger(__name__)
 KEY_FILE = Path.home() / ".config" / "ledgerbridge" / "pseudonym.key"
 
 
@@ -44,29 +45,11 @@ def pseudonym(key: bytes, value: str | None) -> str | None:
     return "p_" + hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:20]
 
 
-def personal_columns(lake: Lake) -> dict[tuple[str, str], list[str]]:
-    """(schema, table) → columns tagged personal in the dbt YAML (from dbt's manifest)."""
-    manifest = lake.state / "dbt" / "target" / "manifest.json"
-    nodes = json.loads(manifest.read_text())["nodes"].values()
-    out: dict[tuple[str, str], list[str]] = {}
-    for node in nodes:
-        if node.get("resource_type") != "model":
-            continue
-        cols = [
-            name
-            for name, col in node.get("columns", {}).items()
-            if (col.get("meta") or {}).get("category") == "personal"
-        ]
-        if cols:
-            out[(node["schema"], node["alias"] or node["name"])] = cols
-    return out
-
-
 def build_analyst_database(lake: Lake, key: bytes) -> dict[str, int]:
     """Rewrite `<lake>/analyst.duckdb` from the warehouse; returns masked columns per table."""
+    from pipelines.compliance.lineage import personal_columns
     from pipelines.warehouse import connect
 
-    masked = personal_columns(lake)
     target = lake.root / "analyst.duckdb"
     tmp = target.with_suffix(".tmp")
     tmp.unlink(missing_ok=True)
@@ -81,6 +64,9 @@ def build_analyst_database(lake: Lake, key: bytes) -> dict[str, int]:
             "lb_pseudonym", mask, [sqltypes.VARCHAR], sqltypes.VARCHAR, type="arrow"
         )
         con.execute(f"attach '{lake.warehouse}' as wh (read_only)")
+        masked = personal_columns(con, lake.state / "dbt" / "target")
+        for table, why in masked.unparsed.items():
+            log.warning("lineage_unknown_table_masked_whole", table=".".join(table), why=why)
         tables = con.execute(
             "select table_schema, table_name from information_schema.tables "
             "where table_catalog = 'wh' and table_type = 'BASE TABLE' "
@@ -88,7 +74,7 @@ def build_analyst_database(lake: Lake, key: bytes) -> dict[str, int]:
         ).fetchall()
         for schema, name in tables:
             con.execute(f"create schema if not exists {schema}")
-            cols = masked.get((schema, name), [])
+            cols = masked.of(schema, name)
             replace = ", ".join(f'lb_pseudonym("{c}"::varchar) as "{c}"' for c in cols)
             select = f"* replace ({replace})" if cols else "*"
             con.execute(f"create table {schema}.{name} as select {select} from wh.{schema}.{name}")

@@ -193,7 +193,11 @@ def write_journals(lake: Lake, as_of: date, seed: int, receivers: int = 3) -> di
                     del current[key]
                     credit.pop(key)
             else:
-                img = current[keys[int(rng.integers(0, len(keys)))]].copy()
+                # a template among the customers still present (some were deleted today)
+                template = keys[int(rng.integers(0, len(keys)))]
+                while template not in current:
+                    template = keys[int(rng.integers(0, len(keys)))]
+                img = current[template].copy()
                 img[key_f.offset : key_f.offset + key_f.size] = encoding.zoned(np.array([key]), 8)[
                     0
                 ]
