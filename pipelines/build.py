@@ -29,6 +29,7 @@ class BuildResult:
     tests: int = 0
     seeds: int = 0
     warnings: list[str] = field(default_factory=list)
+    plan: BuildPlan | None = None
 
 
 def dbt_env(lake: Lake) -> dict[str, str]:
@@ -98,45 +99,130 @@ def build_vars(lake: Lake) -> dict[str, bool]:
     return {"has_restrictions": (lake.ops / "restrictions" / "_delta_log").is_dir()}
 
 
-def build(lake: Lake) -> BuildResult:
-    """dbt build (seeds, models, tests) of the whole project."""
-    return run_dbt(lake, ["build", "--vars", json.dumps(build_vars(lake))])
+@dataclass
+class BuildPlan:
+    """What a build does: a full refresh, or the journal increment (only the rows the
+    journal changes since the last published build touch; see
+    dbt_project/macros/journal_increment.sql)."""
+
+    mode: str  # "full" or "journal_increment"
+    why: str
+    journal_since: dict[str, int] | None = None
 
 
-def inputs_fingerprint(lake: Lake) -> str:
+def inputs_snapshot(lake: Lake) -> dict:
     """What the warehouse and gold are built from: the version of every bronze Delta table
-    and of the restriction register, and the dbt project's files. Equal fingerprints mean a
-    rebuild would produce the same marts."""
+    and of the restriction register, the dbt project's files, and where each journaled
+    file's state stands (baseline, applied-through sequence, as-of day)."""
     import hashlib
 
     from deltalake import DeltaTable
 
-    digest = hashlib.sha256()
+    tables: dict[str, int] = {}
     base = str(lake.data).rstrip("/")
     for table in lake.delta_tables():
         rel = table[len(base) :] if table.startswith(base) else table
-        if rel.lstrip("/").startswith(("bronze/", "ops/restrictions")):
-            digest.update(f"{rel}={DeltaTable(table).version()}\n".encode())
+        rel = rel.lstrip("/")
+        if rel.startswith(("bronze/", "ops/restrictions")):
+            tables[rel] = DeltaTable(table).version()
+    digest = hashlib.sha256()
     for folder in (CHECKOUT_ROOT / "models", CHECKOUT_ROOT / "seeds", DBT_PROJECT):
         for f in sorted(folder.rglob("*")):
             if f.is_file() and f.suffix in (".sql", ".yml", ".csv") and "target" not in f.parts:
                 digest.update(f.relative_to(CHECKOUT_ROOT).as_posix().encode())
                 digest.update(hashlib.sha256(f.read_bytes()).digest())
     digest.update(json.dumps(build_vars(lake), sort_keys=True).encode())
-    return digest.hexdigest()
+    return {"project": digest.hexdigest(), "tables": tables, "positions": _positions(lake)}
+
+
+def _positions(lake: Lake) -> dict[str, dict]:
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    try:
+        rows = DeltaTable(lake.url_of(lake.bronze / "legacy_cdc" / "positions")).to_pyarrow_table()
+    except TableNotFoundError:
+        return {}
+    return {
+        r["journal"]: {
+            "baseline_extract_date": str(r["baseline_extract_date"]),
+            "baseline_sequence": r["baseline_sequence"],
+            "applied_through_sequence": r["applied_through_sequence"],
+            "as_of_date": str(r["as_of_date"]),
+        }
+        for r in rows.to_pylist()
+    }
 
 
 def _published_path(lake: Lake) -> Path:
-    return lake.state / "dbt" / "published_inputs.txt"
+    return lake.state / "dbt" / "published_inputs.json"
 
 
-def nothing_new(lake: Lake, fingerprint: str) -> bool:
-    """The warehouse and gold were built and published from exactly these inputs."""
+def last_published(lake: Lake) -> dict | None:
     path = _published_path(lake)
-    return lake.warehouse.exists() and path.exists() and path.read_text().strip() == fingerprint
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError:
+        return None
 
 
-def record_published(lake: Lake, fingerprint: str) -> None:
+def nothing_new(lake: Lake, snapshot: dict) -> bool:
+    """The warehouse and gold were built and published from exactly these inputs."""
+    return lake.warehouse.exists() and last_published(lake) == snapshot
+
+
+def record_published(lake: Lake, snapshot: dict) -> None:
     from pipelines.storage import write_text_atomically
 
-    write_text_atomically(_published_path(lake), fingerprint)
+    write_text_atomically(_published_path(lake), json.dumps(snapshot, sort_keys=True))
+
+
+def plan_build(lake: Lake, snapshot: dict | None = None) -> BuildPlan:
+    """The journal increment when the only new input since the last published build is
+    journal changes applied on the same baselines within the same as-of day; a full
+    refresh otherwise (the reason is logged and shown)."""
+    now = snapshot or inputs_snapshot(lake)
+    last = last_published(lake)
+    if last is None or not lake.warehouse.exists():
+        return BuildPlan("full", "no earlier build to add to")
+    if last.get("project") != now["project"]:
+        return BuildPlan("full", "the dbt project, seeds or build variables changed")
+    before, after = last.get("tables", {}), now["tables"]
+    changed = sorted(t for t in set(before) | set(after) if before.get(t) != after.get(t))
+    other = [t for t in changed if not t.startswith("bronze/legacy_cdc/")]
+    if other:
+        return BuildPlan("full", f"new data beyond the journals: {', '.join(other[:3])}")
+    if not changed:
+        return BuildPlan("full", "nothing changed (a rebuild was asked for)")
+    since: dict[str, int] = {}
+    for journal, pos in now["positions"].items():
+        old = last.get("positions", {}).get(journal)
+        if old is None:
+            return BuildPlan("full", f"journal {journal} has no earlier position")
+        for item in ("baseline_extract_date", "baseline_sequence"):
+            if old[item] != pos[item]:
+                return BuildPlan("full", f"journal {journal}: a new full extract (re-baseline)")
+        if old["as_of_date"] != pos["as_of_date"]:
+            return BuildPlan(
+                "full", f"journal {journal}: a new as-of day moves every document's ageing"
+            )
+        since[journal] = int(old["applied_through_sequence"])
+    return BuildPlan("journal_increment", "only journal changes since the last build", since)
+
+
+def build(lake: Lake, plan: BuildPlan | None = None) -> BuildResult:
+    """dbt build (seeds, models, tests): a full refresh, or the journal increment — the
+    models downstream of the legacy state only, each rebuilding the touched rows."""
+    plan = plan or BuildPlan("full", "asked for")
+    variables = build_vars(lake)
+    if plan.mode == "journal_increment":
+        variables = {**variables, "journal_since": plan.journal_since}
+        args = ["build", "--select", "source:legacy_cdc+", "--vars", json.dumps(variables)]
+    else:
+        args = ["build", "--full-refresh", "--vars", json.dumps(variables)]
+    log.info("dbt_build_plan", mode=plan.mode, why=plan.why, journal_since=plan.journal_since)
+    result = run_dbt(lake, args)
+    result.plan = plan
+    return result

@@ -258,10 +258,13 @@ def extract(obj: Context, what: str, strict: bool, allow_schema_change: bool) ->
 def build(obj: Context) -> None:
     """Build the dbt models and run their tests into <lake>/warehouse.duckdb."""
     from pipelines.build import build as run_build
+    from pipelines.build import plan_build
 
-    res = run_build(obj.lake)
+    plan = plan_build(obj.lake)
+    res = run_build(obj.lake, plan)
     console.print(
-        f"dbt: {res.seeds} seeds, {res.models} models, {res.tests} tests passed"
+        f"dbt ({plan.mode.replace('_', ' ')}: {plan.why}): "
+        f"{res.seeds} seeds, {res.models} models, {res.tests} tests passed"
         + (f", {len(res.warnings)} warnings" if res.warnings else "")
     )
 
@@ -301,23 +304,34 @@ def run(obj: Context, customers: int | None) -> None:
         _demo(obj, customers, None, None)
     result = _extract(obj, "all")
     _phase("extract", started)
-    from pipelines.build import inputs_fingerprint, nothing_new, record_published
+    from pipelines.build import inputs_snapshot, nothing_new, plan_build, record_published
 
-    fingerprint = inputs_fingerprint(obj.lake)
-    unchanged = nothing_new(obj.lake, fingerprint)
+    snapshot = inputs_snapshot(obj.lake)
+    unchanged = nothing_new(obj.lake, snapshot)
+    plan = None
     if unchanged:
         log.info("nothing_new", detail="no input changed since the last run: no rebuild")
     else:
-        res = run_build(obj.lake)
+        plan = plan_build(obj.lake, snapshot)
+        res = run_build(obj.lake, plan)
         for w in res.warnings:
             log.warning("dbt_test_warning", detail=w)
         _phase("build", started)
-        publish_gold(obj.lake)
+        publish_gold(obj.lake, plan)
         _analyst_database(obj)
         _phase("publish", started)
     seconds = time.monotonic() - started
     summary_console = Console(width=max(110, console.width))
     figures = print_summary(obj.lake, result, seconds, _peak_mib(), summary_console)
+    if plan is not None:
+        summary_console.print(
+            f"Build: {plan.mode.replace('_', ' ')} ({plan.why})"
+            + (
+                ", only the rows the journal changes touch were rebuilt and merged into gold"
+                if plan.mode == "journal_increment"
+                else ""
+            )
+        )
     if unchanged:
         summary_console.print(
             "Nothing new: no file, journal entry or CRM change since the last run; "
@@ -350,7 +364,7 @@ def run(obj: Context, customers: int | None) -> None:
     if not unchanged:
         # marking residency changes table properties, not data: the inputs as built are
         # the bronze tables as they stand now
-        record_published(obj.lake, fingerprint if not marked else inputs_fingerprint(obj.lake))
+        record_published(obj.lake, snapshot if not marked else inputs_snapshot(obj.lake))
     log.info("lake_residency", residency=residency, tables_marked=marked)
 
 

@@ -2,12 +2,15 @@
 
 dbt-duckdb cannot write Delta, so the marts are streamed from DuckDB as Arrow batches and
 written with deltalake (overwrite: gold is a snapshot of the current marts, with history kept
-by Delta's versions).
+by Delta's versions). After a journal increment (pipelines/build.py) the marts keyed by
+customer or document are merged instead: only the touched keys are upserted or deleted, the
+marts the journals cannot change are left alone, and the small aggregates are rewritten.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import structlog
@@ -15,6 +18,11 @@ from deltalake import write_deltalake
 
 from pipelines.lake import Lake
 from pipelines.warehouse import connect
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from pipelines.build import BuildPlan
 
 log = structlog.get_logger(__name__)
 GOLD_MARTS = (
@@ -31,6 +39,18 @@ GOLD_MARTS = (
 )
 
 
+# marts a journal increment rebuilds row by row: key column and the touched-key kinds
+# (the same kinds the dbt models filter on, dbt_project/macros/journal_increment.sql)
+MERGED_BY_KEY = {
+    "dim_customer": ("customer_number", ("customer", "moved_match")),
+    "customer_financial_status": ("customer_number", ("customer_status", "moved_match")),
+    "fct_open_items": ("document_number", ("document",)),
+    "fct_invoices": ("document_number", ("document",)),
+}
+# marts no journal change reaches (not downstream of the legacy state)
+UNTOUCHED_BY_JOURNALS = ("fct_payments",)
+
+
 def _counting(reader: pa.RecordBatchReader, counter: list[int]) -> pa.RecordBatchReader:
     def batches() -> Iterator[pa.RecordBatch]:
         for batch in reader:
@@ -40,16 +60,27 @@ def _counting(reader: pa.RecordBatchReader, counter: list[int]) -> pa.RecordBatc
     return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
 
-def publish_gold(lake: Lake) -> dict[str, int]:
-    """Stream each mart batch by batch into its gold Delta table (memory stays flat)."""
+def publish_gold(lake: Lake, plan: BuildPlan | None = None) -> dict[str, int]:
+    """Stream each mart batch by batch into its gold Delta table (memory stays flat); after
+    a journal increment, merge the touched keys of the keyed marts instead. Returns rows
+    written per mart."""
+    increment = plan is not None and plan.mode == "journal_increment"
     counts: dict[str, int] = {}
     con = connect(lake.warehouse, read_only=True)
     try:
         for mart in GOLD_MARTS:
+            target = str(lake.gold / mart)
+            exists = (lake.gold / mart / "_delta_log").exists()
+            if increment and exists and mart in UNTOUCHED_BY_JOURNALS:
+                continue
+            if increment and exists and mart in MERGED_BY_KEY:
+                counts[mart] = _merge_touched(con, mart, target)
+                log.info("gold_merged", table=mart, rows=counts[mart])
+                continue
             rows = [0]
             reader = con.execute(f"select * from marts.{mart}").fetch_record_batch(100_000)
             write_deltalake(
-                str(lake.gold / mart),
+                target,
                 _counting(reader, rows),
                 mode="overwrite",
                 schema_mode="overwrite",
@@ -59,3 +90,53 @@ def publish_gold(lake: Lake) -> dict[str, int]:
     finally:
         con.close()
     return counts
+
+
+def _merge_touched(con: duckdb.DuckDBPyConnection, mart: str, target: str) -> int:
+    """Upsert the touched keys' rows of one mart into gold; delete those the mart no
+    longer holds. Returns the keys merged."""
+    from deltalake import DeltaTable
+
+    key, kinds = MERGED_BY_KEY[mart]
+    key_type = con.execute(
+        "select data_type from information_schema.columns "
+        "where table_schema = 'marts' and table_name = ? and column_name = ?",
+        [mart, key],
+    ).fetchone()[0]
+    touched = " union ".join(
+        "select key_value from intermediate.int_journal_increment_moved_matches"
+        if kind == "moved_match"
+        else f"select key_value from intermediate.int_journal_increment_keys "
+        f"where key_kind = '{kind}'"
+        for kind in kinds
+    )
+    source = con.execute(
+        f"""
+        with touched as ({touched}),
+        present as (
+            select m.*, false as _lb_delete from marts.{mart} as m
+            where cast(m.{key} as varchar) in (select key_value from touched)
+        )
+        select * from present
+        union all by name
+        select cast(t.key_value as {key_type}) as {key}, true as _lb_delete
+        from touched as t
+        where t.key_value not in (select cast(p.{key} as varchar) from present as p)
+        """
+    ).fetch_arrow_table()
+    if source.num_rows == 0:
+        return 0
+    dt = DeltaTable(target)
+    schema = pa.schema(dt.schema().to_arrow())
+    source = source.select([*schema.names, "_lb_delete"]).cast(
+        pa.schema([*schema, pa.field("_lb_delete", pa.bool_())])
+    )
+    columns = {c: f"s.{c}" for c in schema.names}
+    (
+        dt.merge(source, predicate=f"t.{key} = s.{key}", source_alias="s", target_alias="t")
+        .when_matched_delete(predicate="s._lb_delete")
+        .when_matched_update(updates=columns)
+        .when_not_matched_insert(updates=columns, predicate="not s._lb_delete")
+        .execute()
+    )
+    return source.num_rows

@@ -11,18 +11,31 @@
 --   status       = blocked (credit stop in the master) > current (net balance <= 0) >
 --                  in_dunning (overdue and a past-due debit at dunning level 2+) > overdue
 --                  (overdue > 0) > current.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ journal_increment_delete(['customer_status', 'moved_match'], 'customer_number') }}",
+    )
+}}
+-- depends_on: {{ ref('int_journal_increment_keys') }}
+-- depends_on: {{ ref('int_journal_increment_moved_matches') }}
 with
 
 customers as (
     select * from {{ ref('dim_customer') }}
+    where {{ journal_increment_filter(['customer_status', 'moved_match'], 'customer_number') }}
 ),
 
 open_items as (
     select * from {{ ref('fct_open_items') }}
+    where {{ journal_increment_filter(['customer_status', 'moved_match'], 'customer_number') }}
 ),
 
 payments as (
     select * from {{ ref('fct_payments') }}
+    where {{ journal_increment_filter(['customer_status', 'moved_match'], 'customer_number') }}
 ),
 
 open_summary as (

@@ -1,7 +1,18 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ journal_increment_delete(['customer', 'moved_match'], 'customer_number') }}",
+    )
+}}
+-- depends_on: {{ ref('int_journal_increment_keys') }}
+-- depends_on: {{ ref('int_journal_increment_moved_matches') }}
 with
 
 customers as (
     select * from {{ ref('stg_legacy__customers') }}
+    where {{ journal_increment_filter(['customer', 'moved_match'], 'customer_number') }}
 ),
 
 matches as (

@@ -3,14 +3,30 @@
 -- baseline extract date; each applied change starts a new version; a delete ends the last.
 -- "What was customer X's credit limit on date D":
 --   where customer_number = X and valid_from <= D and (valid_to > D or valid_to is null)
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ journal_increment_delete(['customer'], 'customer_number') }}",
+    )
+}}
+-- depends_on: {{ ref('int_journal_increment_keys') }}
 with
 
 base as (
     select * from {{ source('legacy_cdc', 'customers_base') }}
+    where {{ journal_increment_filter(['customer'], 'cm_cust_no') }}
+),
+
+baseline as (
+    select max(baseline_sequence) as baseline_sequence
+    from {{ source('legacy_cdc', 'customers_base') }}
 ),
 
 changes as (
     select * from {{ ref('stg_legacy_cdc__customer_changes') }}
+    where {{ journal_increment_filter(['customer'], 'customer_number') }}
 ),
 
 baseline_versions as (
@@ -45,7 +61,7 @@ change_versions as (
         changed_by_program,
         cast(changed_at as timestamp) as valid_from
     from changes
-    where change_sequence > (select max(base.baseline_sequence) from base)
+    where change_sequence > (select baseline.baseline_sequence from baseline)
 ),
 
 versions as (

@@ -1,7 +1,17 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ journal_increment_delete(['document'], 'document_number') }}",
+    )
+}}
+-- depends_on: {{ ref('int_journal_increment_keys') }}
 with
 
 documents as (
     select * from {{ ref('int_ar_documents_enriched') }}
+    where {{ journal_increment_filter(['document'], 'document_number') }}
 ),
 
 final as (

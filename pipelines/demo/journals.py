@@ -39,13 +39,17 @@ class _Journal:
     entries: list[bytes] = field(default_factory=list)
     seq: int = 0
     ccid: int = 0
+    start: timedelta = timedelta(hours=6)  # time of day of the first entry
+    step: timedelta = timedelta(seconds=7)  # between entries
 
     def entry(self, kind: str, image: np.ndarray | None, ccid: int = 0) -> int:
         self.seq += 1
         cp = self.feed.image.codepage
         rec = encoding.blank_records(1, self.layout.size, cp)
-        stamp = datetime.combine(self.day, datetime.min.time(), UTC) + timedelta(
-            hours=6, seconds=len(self.entries) * 7
+        stamp = (
+            datetime.combine(self.day, datetime.min.time(), UTC)
+            + self.start
+            + self.step * len(self.entries)
         )
 
         def put(name: str, data: np.ndarray) -> None:

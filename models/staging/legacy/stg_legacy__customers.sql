@@ -1,9 +1,19 @@
 -- The customer master as the rule of truth leaves it: the latest full extract plus the
 -- journal after its position (see the legacy_cdc source), not the extract alone.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ journal_increment_delete(['customer'], 'customer_number') }}",
+    )
+}}
+-- depends_on: {{ ref('int_journal_increment_keys') }}
 with
 
 source as (
     select * from {{ source('legacy_cdc', 'customers') }}
+    where {{ journal_increment_filter(['customer'], 'cm_cust_no') }}
 ),
 
 renamed as (

@@ -1,9 +1,19 @@
 -- The items ledger as the rule of truth leaves it: the latest full extract plus the
 -- journal after its position (postings, new documents, archiving).
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ journal_increment_delete(['document'], 'document_number') }}",
+    )
+}}
+-- depends_on: {{ ref('int_journal_increment_keys') }}
 with
 
 source as (
     select * from {{ source('legacy_cdc', 'open_items') }}
+    where {{ journal_increment_filter(['document'], 'oi_doc_no') }}
 ),
 
 renamed as (

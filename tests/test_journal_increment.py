@@ -1,0 +1,149 @@
+"""The journal increment: when only journal changes arrived, the marts and gold rebuild the
+touched rows only — and end exactly where a full rebuild ends."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from deltalake import DeltaTable
+
+from pipelines.build import BuildPlan, plan_build, record_published
+from pipelines.demo.change_set import write_change_set
+from pipelines.lake import Lake
+from pipelines.warehouse import connect
+from tests.conftest import ledgerbridge
+
+GOLD = ("dim_customer", "customer_financial_status", "fct_open_items", "fct_invoices", "ar_aging")
+
+
+def _versions(lake: Path) -> dict[str, int]:
+    return {t: DeltaTable(str(lake / "gold" / t)).version() for t in (*GOLD, "fct_payments")}
+
+
+def _differences(a: Path, b: Path) -> dict[str, int]:
+    """Rows in one lake's marts and gold but not the other's, per table (both directions)."""
+    con = connect()
+    out: dict[str, int] = {}
+    try:
+        con.execute(f"attach '{a / 'warehouse.duckdb'}' as a (read_only)")
+        con.execute(f"attach '{b / 'warehouse.duckdb'}' as b (read_only)")
+        marts = [
+            r[0]
+            for r in con.execute(
+                "select table_name from information_schema.tables "
+                "where table_catalog = 'a' and table_schema = 'marts'"
+            ).fetchall()
+        ]
+        for t in marts:
+            for x, y in (("a", "b"), ("b", "a")):
+                n = con.execute(
+                    f"select count(*) from (select * from {x}.marts.{t} "
+                    f"except all select * from {y}.marts.{t})"
+                ).fetchone()[0]
+                out[f"marts.{t}"] = out.get(f"marts.{t}", 0) + n
+        for t in GOLD:
+            for x, y in ((a, b), (b, a)):
+                n = con.execute(
+                    f"select count(*) from (select * from delta_scan('{x / 'gold' / t}') "
+                    f"except all select * from delta_scan('{y / 'gold' / t}'))"
+                ).fetchone()[0]
+                out[f"gold.{t}"] = out.get(f"gold.{t}", 0) + n
+    finally:
+        con.close()
+    return out
+
+
+@pytest.fixture(scope="module")
+def incremented(e2e_lake: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A copy of the end-to-end lake, a 1 % change set applied with `ledgerbridge run`."""
+    lake = tmp_path_factory.mktemp("increment") / "lake"
+    shutil.copytree(e2e_lake["lake"], lake, symlinks=True)
+    before = _versions(lake)
+    changed = write_change_set(Lake.from_url(str(lake)), fraction=0.01, seed=5)
+    run = ledgerbridge(lake, "run")
+    return {"lake": lake, "before": before, "changed": changed, "run": run}
+
+
+def test_a_journal_change_set_is_built_as_an_increment(incremented: dict) -> None:
+    out = incremented["run"].stdout
+    assert "Build: journal increment" in out
+    after = _versions(incremented["lake"])
+    before = incremented["before"]
+    assert after["fct_payments"] == before["fct_payments"]  # no journal reaches payments
+    for table in ("dim_customer", "fct_open_items", "customer_financial_status"):
+        assert after[table] == before[table] + 1  # one merge commit each
+    history = DeltaTable(str(incremented["lake"] / "gold" / "fct_open_items")).history(1)
+    assert history[0]["operation"] == "MERGE"
+    metrics = history[0]["operationMetrics"]
+    touched = metrics["num_target_rows_updated"] + metrics["num_target_rows_deleted"]
+    assert 0 < touched <= 2 * incremented["changed"]["open_items"]
+
+
+def test_the_increment_ends_where_a_full_rebuild_ends(incremented: dict, tmp_path: Path) -> None:
+    lake = incremented["lake"]
+    full = tmp_path / "full"
+    shutil.copytree(lake, full, symlinks=True)
+    (full / "state" / "dbt" / "published_inputs.json").unlink()
+    ledgerbridge(full, "build")
+    ledgerbridge(full, "publish")
+    assert _differences(lake, full) == dict.fromkeys(_differences(full, full), 0)
+
+
+def test_the_changed_credit_limits_are_in_gold(incremented: dict) -> None:
+    lake = incremented["lake"]
+    state = DeltaTable(str(lake / "bronze" / "legacy_cdc" / "customers")).to_pyarrow_table(
+        columns=["cm_cust_no", "cm_credit_limit", "_journal_sequence"]
+    )
+    gold = DeltaTable(str(lake / "gold" / "dim_customer")).to_pyarrow_table(
+        columns=["customer_number", "credit_limit"]
+    )
+    numbers, values = gold["customer_number"].to_pylist(), gold["credit_limit"].to_pylist()
+    limits = dict(zip(numbers, values, strict=True))
+    latest = max(s for s in state["_journal_sequence"].to_pylist() if s is not None)
+    recent = [
+        (k, v)
+        for k, v, s in zip(*(state[c].to_pylist() for c in state.column_names), strict=True)
+        if s is not None and s > latest - 40
+    ]
+    assert recent and all(limits[k] == v for k, v in recent)
+
+
+def _snapshot(tables: dict[str, int], as_of: str = "2026-10-31", base: str = "2026-10-30"):
+    return {
+        "project": "p",
+        "tables": tables,
+        "positions": {
+            j: {
+                "baseline_extract_date": base,
+                "baseline_sequence": 1,
+                "applied_through_sequence": seq,
+                "as_of_date": as_of,
+            }
+            for j, seq in (("customers", 10), ("open_items", 20))
+        },
+    }
+
+
+def test_the_plan_is_an_increment_only_for_journal_changes_within_the_day(tmp_path: Path) -> None:
+    lake = Lake.from_url(str(tmp_path / "lake")).ensure()
+    lake.warehouse.write_bytes(b"")
+    (lake.state / "dbt").mkdir(parents=True, exist_ok=True)
+    tables = {"bronze/legacy/customers": 1, "bronze/legacy_cdc/customers": 3, "bronze/crm/x": 2}
+    record_published(lake, _snapshot(tables))
+
+    def plan(**changes: object) -> BuildPlan:
+        snap = _snapshot({**tables, **changes.pop("tables", {})}, **changes)
+        return plan_build(lake, json.loads(json.dumps(snap)))
+
+    journal = plan(tables={"bronze/legacy_cdc/customers": 4})
+    assert journal.mode == "journal_increment"
+    assert journal.journal_since == {"customers": 10, "open_items": 20}
+    assert plan(tables={"bronze/legacy/customers": 2}).mode == "full"  # a new extract
+    assert plan(tables={"bronze/crm/x": 3}).mode == "full"  # CRM changes
+    new_day = plan(tables={"bronze/legacy_cdc/customers": 4}, as_of="2026-11-01")
+    assert new_day.mode == "full" and "as-of day" in new_day.why
+    rebaseline = plan(tables={"bronze/legacy_cdc/customers": 4}, base="2026-10-31")
+    assert rebaseline.mode == "full" and "re-baseline" in rebaseline.why
