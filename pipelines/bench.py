@@ -426,6 +426,63 @@ def bench_pipeline(customers: int) -> None:
     )
 
 
+def _timed_run(cmd: list[str]) -> tuple[float, dict[str, float], str]:
+    """`ledgerbridge run`: wall seconds, seconds per phase (from its phase_done log lines,
+    which count from the start), and its stdout."""
+    import re
+
+    t = time.perf_counter()
+    proc = subprocess.run([*cmd, "run"], capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t
+    if proc.returncode != 0:
+        raise SystemExit(f"ledgerbridge run failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}")
+    marks: dict[str, float] = {}
+    for line in proc.stderr.splitlines():
+        if "phase_done" in line:
+            phase = re.search(r"phase\W+(\w+)", line.split("phase_done", 1)[1])
+            elapsed = re.search(r"elapsed_s\W+([\d.]+)", line)
+            if phase and elapsed:
+                marks[phase.group(1)] = float(elapsed.group(1))
+    phases, last = {}, 0.0
+    for name, at in marks.items():
+        phases[name], last = at - last, at
+    return wall, phases, proc.stdout
+
+
+def bench_increment(customers: int, fraction: float = 0.01) -> None:
+    """The whole flow on a `customers`-customer demo, then a change set touching `fraction`
+    of the customers and of the items ledger, applied by `ledgerbridge run` as a journal
+    increment: the increment's wall time against the full run's, in one run."""
+    from pipelines.demo.change_set import write_change_set
+    from pipelines.lake import Lake
+
+    with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
+        lake = Path(tmp) / "lake"
+        cmd = [sys.executable, "-m", "pipelines.cli", "--lake", str(lake)]
+        t = time.perf_counter()
+        subprocess.run(
+            [*cmd, "demo", "--customers", str(customers)], check=True, capture_output=True
+        )
+        demo_s = time.perf_counter() - t
+        full_s, full_phases, _ = _timed_run(cmd)
+        changed = write_change_set(Lake.from_url(str(lake)), fraction=fraction, seed=11)
+        inc_s, inc_phases, out = _timed_run(cmd)
+        if "Build: journal increment" not in out:
+            raise SystemExit("the change set was not built as a journal increment:\n" + out)
+
+    def phases(p: dict[str, float]) -> str:
+        return ", ".join(f"{k} {v:,.1f} s" for k, v in p.items())
+
+    print(
+        f"Journal increment benchmark: {customers:,} customers (demo generated in "
+        f"{demo_s:,.0f} s); change set {fraction:.0%} = {changed['customers']:,} customers "
+        f"and {changed['open_items']:,} documents changed"
+    )
+    print(f"  full run (first load):           {full_s:8.1f} s  ({phases(full_phases)})")
+    print(f"  journal increment run:           {inc_s:8.1f} s  ({phases(inc_phases)})")
+    print(f"  increment / full: {inc_s / full_s:.1%} (target ≤ 10 %)")
+
+
 def _synthetic_warehouse(path: Path, customers: int) -> None:
     """A warehouse with the serving marts' schema for `customers` customers (3 open items
     each on average), built in DuckDB directly: the API's speed does not depend on how
@@ -812,6 +869,14 @@ def main() -> None:
         help="also time a 1 %% journal apply against a full reload of a ROWS-row table",
     )
     parser.add_argument(
+        "--increment",
+        type=int,
+        default=0,
+        metavar="CUSTOMERS",
+        help="also time a 1 %% journal change set through run (marts, gold) against the "
+        "full run, on a demo of this many customers",
+    )
+    parser.add_argument(
         "--crm-contacts",
         type=int,
         default=0,
@@ -819,6 +884,8 @@ def main() -> None:
         help="also time the CRM extract against a sandbox of N contacts (peak memory)",
     )
     args = parser.parse_args()
+    if args.increment:
+        bench_increment(args.increment)
     if args.crm_contacts:
         bench_crm(args.crm_contacts)
     if args.cdc:

@@ -30,6 +30,7 @@ class BuildResult:
     seeds: int = 0
     warnings: list[str] = field(default_factory=list)
     plan: BuildPlan | None = None
+    built: set[tuple[str, str]] = field(default_factory=set)  # (schema, table) rebuilt
 
 
 def dbt_env(lake: Lake) -> dict[str, str]:
@@ -67,9 +68,14 @@ def run_dbt(lake: Lake, args: list[str]) -> BuildResult:
     result = BuildResult()
     failures: list[str] = []
     results = json.loads(run_results.read_text())["results"] if run_results.exists() else []
+    manifest_path = Path(env["DBT_TARGET_PATH"]) / "manifest.json"
+    nodes = json.loads(manifest_path.read_text())["nodes"] if manifest_path.exists() else {}
     for r in results:
         kind = r["unique_id"].split(".", 1)[0]
         status = r["status"]
+        node = nodes.get(r["unique_id"])
+        if kind in ("model", "seed") and node and status == "success":
+            result.built.add((node["schema"], node.get("alias") or node["name"]))
         if kind == "model":
             result.models += 1
         elif kind == "test":

@@ -318,7 +318,7 @@ def run(obj: Context, customers: int | None) -> None:
             log.warning("dbt_test_warning", detail=w)
         _phase("build", started)
         publish_gold(obj.lake, plan)
-        _analyst_database(obj)
+        _analyst_database(obj, res.built if plan.mode == "journal_increment" else None)
         _phase("publish", started)
     seconds = time.monotonic() - started
     summary_console = Console(width=max(110, console.width))
@@ -1250,11 +1250,12 @@ def decode(
     )
 
 
-def _analyst_database(obj: Context) -> dict[str, int]:
-    """The analysts' copy of the warehouse, personal columns pseudonymised."""
+def _analyst_database(obj: Context, rebuilt: set[tuple[str, str]] | None = None) -> dict[str, int]:
+    """The analysts' copy of the warehouse, personal columns pseudonymised (carried forward
+    after a journal increment: `rebuilt` names the tables the build rebuilt)."""
     from pipelines.compliance.pseudonyms import build_analyst_database
 
-    return build_analyst_database(obj.lake, _pseudonym_key(obj))
+    return build_analyst_database(obj.lake, _pseudonym_key(obj), rebuilt)
 
 
 @cli.command()

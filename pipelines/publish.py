@@ -16,6 +16,7 @@ import pyarrow as pa
 import structlog
 from deltalake import write_deltalake
 
+from pipelines.increment import INCREMENTAL_TABLES, touched_keys_sql
 from pipelines.lake import Lake
 from pipelines.warehouse import connect
 
@@ -39,14 +40,6 @@ GOLD_MARTS = (
 )
 
 
-# marts a journal increment rebuilds row by row: key column and the touched-key kinds
-# (the same kinds the dbt models filter on, dbt_project/macros/journal_increment.sql)
-MERGED_BY_KEY = {
-    "dim_customer": ("customer_number", ("customer", "moved_match")),
-    "customer_financial_status": ("customer_number", ("customer_status", "moved_match")),
-    "fct_open_items": ("document_number", ("document",)),
-    "fct_invoices": ("document_number", ("document",)),
-}
 # marts no journal change reaches (not downstream of the legacy state)
 UNTOUCHED_BY_JOURNALS = ("fct_payments",)
 
@@ -73,7 +66,7 @@ def publish_gold(lake: Lake, plan: BuildPlan | None = None) -> dict[str, int]:
             exists = (lake.gold / mart / "_delta_log").exists()
             if increment and exists and mart in UNTOUCHED_BY_JOURNALS:
                 continue
-            if increment and exists and mart in MERGED_BY_KEY:
+            if increment and exists and ("marts", mart) in INCREMENTAL_TABLES:
                 counts[mart] = _merge_touched(con, mart, target)
                 log.info("gold_merged", table=mart, rows=counts[mart])
                 continue
@@ -97,19 +90,13 @@ def _merge_touched(con: duckdb.DuckDBPyConnection, mart: str, target: str) -> in
     longer holds. Returns the keys merged."""
     from deltalake import DeltaTable
 
-    key, kinds = MERGED_BY_KEY[mart]
+    key, kinds = INCREMENTAL_TABLES[("marts", mart)]
     key_type = con.execute(
         "select data_type from information_schema.columns "
         "where table_schema = 'marts' and table_name = ? and column_name = ?",
         [mart, key],
     ).fetchone()[0]
-    touched = " union ".join(
-        "select key_value from intermediate.int_journal_increment_moved_matches"
-        if kind == "moved_match"
-        else f"select key_value from intermediate.int_journal_increment_keys "
-        f"where key_kind = '{kind}'"
-        for kind in kinds
-    )
+    touched = touched_keys_sql(kinds)
     source = con.execute(
         f"""
         with touched as ({touched}),

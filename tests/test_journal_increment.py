@@ -44,6 +44,20 @@ def _differences(a: Path, b: Path) -> dict[str, int]:
                     f"except all select * from {y}.marts.{t})"
                 ).fetchone()[0]
                 out[f"marts.{t}"] = out.get(f"marts.{t}", 0) + n
+        con.execute(f"attach '{a / 'analyst.duckdb'}' as aa (read_only)")
+        con.execute(f"attach '{b / 'analyst.duckdb'}' as ab (read_only)")
+        analyst = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_catalog = 'aa'"
+        ).fetchall()
+        assert len(analyst) > 20
+        for schema, t in analyst:
+            for x, y in (("aa", "ab"), ("ab", "aa")):
+                n = con.execute(
+                    f"select count(*) from (select * from {x}.{schema}.{t} "
+                    f"except all select * from {y}.{schema}.{t})"
+                ).fetchone()[0]
+                out[f"analyst.{schema}.{t}"] = out.get(f"analyst.{schema}.{t}", 0) + n
         for t in GOLD:
             for x, y in ((a, b), (b, a)):
                 n = con.execute(
@@ -109,6 +123,25 @@ def test_the_changed_credit_limits_are_in_gold(incremented: dict) -> None:
         if s is not None and s > latest - 40
     ]
     assert recent and all(limits[k] == v for k, v in recent)
+
+
+def test_the_increment_tables_match_the_models_pre_hooks(e2e_lake: dict) -> None:
+    """pipelines/increment.py names the same key and kinds as each model's pre-hook."""
+    import re
+
+    from pipelines.increment import INCREMENTAL_TABLES
+
+    manifest = json.loads(
+        (e2e_lake["lake"] / "state" / "dbt" / "target" / "manifest.json").read_text()
+    )
+    found = {}
+    for node in manifest["nodes"].values():
+        if node["resource_type"] != "model" or node["config"]["materialized"] != "incremental":
+            continue
+        (hook,) = [h["sql"] for h in node["config"]["pre-hook"]]
+        kinds, key = re.search(r"journal_increment_delete\((\[.*?\]), '(\w+)'\)", hook).groups()
+        found[(node["schema"], node["alias"])] = (key, tuple(json.loads(kinds.replace("'", '"'))))
+    assert found == INCREMENTAL_TABLES
 
 
 def _snapshot(tables: dict[str, int], as_of: str = "2026-10-31", base: str = "2026-10-30"):

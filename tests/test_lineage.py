@@ -3,8 +3,6 @@ source column, however many models away — found by parsing the compiled SQL, n
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from pipelines.compliance.lineage import (
@@ -66,9 +64,7 @@ def _manifest(report_sql: str, report_columns: dict | None = None) -> dict:
 
 
 def _trace(manifest: dict):
-    return personal_columns_from_manifest(
-        manifest, lambda relation, node: COLUMNS.get(relation), Path("/nonexistent")
-    )
+    return personal_columns_from_manifest(manifest, lambda relation, node: COLUMNS.get(relation))
 
 
 REPORT = """
@@ -105,6 +101,13 @@ def test_a_model_the_parser_cannot_follow_is_masked_whole() -> None:
     found = _trace(_manifest("select from where ((("))
     assert found.of("marts", "report") == sorted(COLUMNS['"wh"."marts"."report"'])
     assert ("marts", "report") in found.unparsed
+
+
+def test_a_relation_dbt_does_not_know_is_masked() -> None:
+    """A table written out by hand (or a table function) could hold anything: fail closed."""
+    found = _trace(_manifest(REPORT.replace('"wh"."staging"."stg_customers"', "other.t")))
+    assert found.of("marts", "report") == sorted(COLUMNS['"wh"."marts"."report"'])
+    assert "unknown relation" in found.columns[("marts", "report")]["limit_eur"][0]
 
 
 def test_a_source_without_a_contract_is_refused() -> None:

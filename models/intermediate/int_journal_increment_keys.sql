@@ -4,7 +4,8 @@
 --   document         an items-ledger change;
 --   customer_status  a customer whose financial status may change: a customer-master
 --                    change, and the customer of every touched document (before and after
---                    the change, the latter from the last build's marts.fct_invoices).
+--                    the change, the latter from the last build's marts.fct_invoices,
+--                    named in full as dbt names it so the column lineage follows it).
 -- Customers whose CRM match moved come from int_journal_increment_moved_matches.
 {{ config(materialized='table') }}
 
@@ -47,7 +48,7 @@ changed_documents as (
 earlier_customers as (
     {% if since is not none %}
         select cast(built.customer_number as varchar) as key_value
-        from marts.fct_invoices as built
+        from "{{ target.database }}"."marts"."fct_invoices" as built  -- noqa: RF06
         inner join changed_documents on built.document_number = changed_documents.key_value
     {% else %}
         select cast(null as varchar) as key_value

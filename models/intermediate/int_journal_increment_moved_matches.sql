@@ -2,7 +2,7 @@
 -- customer can take a CRM company from, or give one to, a customer the journal did not
 -- touch): dim_customer and customer_financial_status rebuild them too. Empty outside an
 -- increment (see macros/journal_increment.sql); in one, marts.dim_customer still holds the
--- last build's matches.
+-- last build's matches (named in full, as dbt names it, so the column lineage follows it).
 {{ config(materialized='table') }}
 
 with
@@ -17,7 +17,7 @@ moved as (
         select
             cast(coalesce(built.customer_number, matches.customer_number) as varchar)
                 as key_value
-        from marts.dim_customer as built
+        from "{{ target.database }}"."marts"."dim_customer" as built  -- noqa: RF06
         full outer join matches on built.customer_number = matches.customer_number
         where built.crm_company_id is distinct from matches.company_id
     {% else %}

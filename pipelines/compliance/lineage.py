@@ -54,6 +54,27 @@ class PersonalColumns:
     def of(self, schema: str, table: str) -> list[str]:
         return sorted(self.columns.get((schema, table), {}))
 
+    def to_json(self) -> dict:
+        def flat(d: dict) -> dict:
+            return {f"{s}.{t}": v for (s, t), v in d.items()}
+
+        return {
+            "columns": flat(self.columns),
+            "declared_not_personal": flat(self.declared_not_personal),
+            "unparsed": flat(self.unparsed),
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict) -> PersonalColumns:
+        def nested(d: dict) -> dict:
+            return {tuple(k.split(".", 1)): v for k, v in d.items()}
+
+        return cls(
+            nested(doc["columns"]),
+            nested(doc["declared_not_personal"]),
+            nested(doc["unparsed"]),
+        )
+
 
 def source_personal_columns(source: str, table: str) -> set[str]:
     """The personal columns of one dbt source table, from its data contract (or, for
@@ -81,14 +102,6 @@ def _exemption(meta: dict) -> str | None:
     return None
 
 
-def _compiled_sql(node: dict, target: Path) -> str | None:
-    code = node.get("compiled_code")
-    if code:
-        return code
-    path = target / "compiled" / node["package_name"] / node["original_file_path"]
-    return path.read_text() if path.exists() else None
-
-
 def _order(models: dict[str, dict]) -> list[str]:
     """Models in dependency order (dbt's DAG)."""
     done: list[str] = []
@@ -109,14 +122,18 @@ def _order(models: dict[str, dict]) -> list[str]:
 
 
 def _leaves(node: Node) -> Iterable[tuple[str, str]]:
-    """(relation placeholder, column) of every table column a lineage node depends on."""
+    """(relation, column) of every table column a lineage node depends on; the relation is
+    a placeholder, or the SQL of a relation dbt did not name (a table function, a table
+    written out by hand)."""
     for item in node.walk():
         if not item.downstream and isinstance(item.source, exp.Table):
-            yield item.source.name, item.name.rsplit(".", 1)[-1]
+            relation = item.source
+            name = relation.name if relation.name.startswith("lb_relation_") else relation.sql()
+            yield name, item.name.rsplit(".", 1)[-1]
 
 
 def personal_columns_from_manifest(
-    manifest: dict, columns_of: Callable[[str, dict], list[str] | None], target: Path
+    manifest: dict, columns_of: Callable[[str, dict], list[str] | None]
 ) -> PersonalColumns:
     """Trace every model of the manifest; `columns_of(relation, node)` lists a relation's
     columns (None when it cannot be read), for star expansion and the output columns."""
@@ -154,10 +171,10 @@ def personal_columns_from_manifest(
             for name, col in (node.get("columns") or {}).items()
             if (reason := _exemption(col.get("meta") or {}))
         }
-        sql = _compiled_sql(node, target)
+        sql = node.get("compiled_code")
         try:
-            if sql is None:
-                raise LineageError("not compiled (run `ledgerbridge build`)")
+            if not sql:
+                raise LineageError("not compiled by the last dbt run")
             for rel in ordered:
                 sql = sql.replace(rel, placeholder[rel])
             traced = lineage(None, sql, schema=schema, dialect="duckdb")
@@ -174,8 +191,10 @@ def personal_columns_from_manifest(
                 continue
             upstream = sorted(
                 f"{nodes[node_of[rel]].get('name')}.{col}"
+                if rel in node_of
+                else f"(unknown relation {rel}: masked)"
                 for rel, col in _leaves(origin)
-                if rel in node_of and col in personal.get(node_of[rel], ())
+                if rel not in node_of or col in personal.get(node_of[rel], ())
             )
             if upstream:
                 found[column] = upstream
@@ -224,4 +243,34 @@ def personal_columns(con: duckdb.DuckDBPyConnection, target: Path) -> PersonalCo
         except Exception:  # a source not landed yet: its models did not build either
             return None
 
-    return personal_columns_from_manifest(manifest, columns_of, target)
+    fingerprint = _models_fingerprint(manifest)
+    cache = target.parent / "personal_columns.json"
+    complete = all(
+        n.get("compiled_code") for n in manifest["nodes"].values() if n["resource_type"] == "model"
+    )
+    if not complete and cache.exists():
+        # a partial dbt run (the journal increment) compiles only the models it selects;
+        # the project is unchanged (else the build is a full one), so the lineage found
+        # at the last full compile holds
+        cached = json.loads(cache.read_text())
+        if cached.get("fingerprint") == fingerprint:
+            return PersonalColumns.from_json(cached["found"])
+    found = personal_columns_from_manifest(manifest, columns_of)
+    if complete:
+        from pipelines.storage import write_text_atomically
+
+        write_text_atomically(
+            cache, json.dumps({"fingerprint": fingerprint, "found": found.to_json()})
+        )
+    return found
+
+
+def _models_fingerprint(manifest: dict) -> str:
+    """The models' and sources' definitions (file checksums), not their compiled paths."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for uid, node in sorted({**manifest["nodes"], **manifest["sources"]}.items()):
+        checksum = (node.get("checksum") or {}).get("checksum", "")
+        digest.update(f"{uid}={checksum}\n".encode())
+    return digest.hexdigest()

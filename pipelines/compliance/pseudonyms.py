@@ -16,9 +16,11 @@ import hashlib
 import hmac
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import structlog
 from duckdb import sqltypes
 
@@ -45,17 +47,35 @@ def pseudonym(key: bytes, value: str | None) -> str | None:
     return "p_" + hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:20]
 
 
-def build_analyst_database(lake: Lake, key: bytes) -> dict[str, int]:
-    """Rewrite `<lake>/analyst.duckdb` from the warehouse; returns masked columns per table."""
+def build_analyst_database(
+    lake: Lake, key: bytes, rebuilt: set[tuple[str, str]] | None = None
+) -> dict[str, int]:
+    """Write `<lake>/analyst.duckdb` from the warehouse; returns masked columns per table.
+
+    `rebuilt` is given after a journal increment: the tables that build rebuilt. The last
+    analysts' copy is then carried forward — the row-by-row incremental tables get their
+    touched keys deleted and inserted again, the rebuilt tables are copied whole, the rest
+    stay — instead of copying the whole warehouse again. Either way the new copy is written
+    beside the old one and moved into place, so a query running on the old one finishes.
+    """
     from pipelines.compliance.lineage import personal_columns
+    from pipelines.increment import INCREMENTAL_TABLES, touched_keys_sql
     from pipelines.warehouse import connect
 
     target = lake.root / "analyst.duckdb"
     tmp = target.with_suffix(".tmp")
     tmp.unlink(missing_ok=True)
+    carry = rebuilt is not None and target.exists()
+    if carry:
+        shutil.copyfile(target, tmp)
 
     def mask(values: pa.Array) -> pa.Array:
-        return pa.array([pseudonym(key, v) for v in values.to_pylist()], pa.string())
+        # one HMAC per distinct value: names and cities repeat across millions of rows
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        encoded = pc.dictionary_encode(values)
+        uniques = [pseudonym(key, v) for v in encoded.dictionary.to_pylist()]
+        return pc.take(pa.array(uniques, pa.string()), encoded.indices)
 
     con = connect(tmp)
     report: dict[str, int] = {}
@@ -72,14 +92,36 @@ def build_analyst_database(lake: Lake, key: bytes) -> dict[str, int]:
             "where table_catalog = 'wh' and table_type = 'BASE TABLE' "
             "and table_schema in ('staging', 'marts', 'reference')"
         ).fetchall()
+        present = {
+            (s, t)
+            for s, t in con.execute(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_catalog = current_database()"
+            ).fetchall()
+        }
         for schema, name in tables:
-            con.execute(f"create schema if not exists {schema}")
             cols = masked.of(schema, name)
             replace = ", ".join(f'lb_pseudonym("{c}"::varchar) as "{c}"' for c in cols)
             select = f"* replace ({replace})" if cols else "*"
-            con.execute(f"create table {schema}.{name} as select {select} from wh.{schema}.{name}")
             if cols:
                 report[f"{schema}.{name}"] = len(cols)
+            table = (schema, name)
+            if carry and table in present and table in INCREMENTAL_TABLES:
+                column, kinds = INCREMENTAL_TABLES[table]
+                touched = f'cast("{column}" as varchar) in ({touched_keys_sql(kinds, "wh")})'
+                con.execute(f"delete from {schema}.{name} where {touched}")
+                con.execute(
+                    f"insert into {schema}.{name} select {select} "
+                    f"from wh.{schema}.{name} where {touched}"
+                )
+                continue
+            if carry and table in present and table not in rebuilt:
+                continue
+            con.execute(f"create schema if not exists {schema}")
+            con.execute(
+                f"create or replace table {schema}.{name} as "
+                f"select {select} from wh.{schema}.{name}"
+            )
         con.execute("detach wh")
     finally:
         con.close()
