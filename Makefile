@@ -45,8 +45,9 @@ lint: setup ## ruff (Python) and sqlfluff (dbt SQL)
 	$(VENV)/bin/sqlfluff lint models dbt_project/macros dbt_project/tests
 
 LARGE_GB ?= 10
-bench: setup ## Decoder speed, scaling, baseline ratio; LARGE_GB (10) file peak memory; API p99 and 1 % CDC apply on 1M customers
-	$(VENV)/bin/python -m pipelines.bench --large-gb $(LARGE_GB) --api 1000000 --cdc 1000000 --crm-contacts 1000000
+INCREMENT_CUSTOMERS ?= 1000000
+bench: setup ## Decoder speed, scaling, baseline ratio; LARGE_GB (10) file peak memory; API p99, 1 % CDC apply and journal increment vs full run on 1M customers
+	$(VENV)/bin/python -m pipelines.bench --large-gb $(LARGE_GB) --api 1000000 --cdc 1000000 --crm-contacts 1000000 --increment $(INCREMENT_CUSTOMERS)
 
 CUSTOMERS ?= 100000
 bench-scale: setup ## Whole flow on a CUSTOMERS-customer demo (default 100000): wall time, peak memory
