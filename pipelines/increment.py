@@ -15,6 +15,7 @@ from __future__ import annotations
 INCREMENTAL_TABLES: dict[tuple[str, str], tuple[str, tuple[str, ...]]] = {
     ("staging", "stg_legacy__customers"): ("customer_number", ("customer",)),
     ("staging", "stg_legacy__open_items"): ("document_number", ("document",)),
+    ("intermediate", "int_ar_documents_enriched"): ("document_number", ("document",)),
     ("marts", "dim_customer"): ("customer_number", ("customer", "moved_match")),
     ("marts", "dim_customer_history"): ("customer_number", ("customer",)),
     ("marts", "customer_financial_status"): (

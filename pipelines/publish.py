@@ -40,10 +40,6 @@ GOLD_MARTS = (
 )
 
 
-# marts no journal change reaches (not downstream of the legacy state)
-UNTOUCHED_BY_JOURNALS = ("fct_payments",)
-
-
 def _counting(reader: pa.RecordBatchReader, counter: list[int]) -> pa.RecordBatchReader:
     def batches() -> Iterator[pa.RecordBatch]:
         for batch in reader:
@@ -53,18 +49,21 @@ def _counting(reader: pa.RecordBatchReader, counter: list[int]) -> pa.RecordBatc
     return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
 
-def publish_gold(lake: Lake, plan: BuildPlan | None = None) -> dict[str, int]:
-    """Stream each mart batch by batch into its gold Delta table (memory stays flat); after
-    a journal increment, merge the touched keys of the keyed marts instead. Returns rows
-    written per mart."""
-    increment = plan is not None and plan.mode == "journal_increment"
+def publish_gold(
+    lake: Lake, plan: BuildPlan | None = None, rebuilt: set[tuple[str, str]] | None = None
+) -> dict[str, int]:
+    """Stream each mart batch by batch into its gold Delta table (memory stays flat). After
+    a journal increment (`plan`, with the tables the build `rebuilt`), the marts it did not
+    rebuild are left alone and the keyed marts get their touched keys merged instead.
+    Returns rows written per mart."""
+    increment = plan is not None and plan.mode == "journal_increment" and rebuilt is not None
     counts: dict[str, int] = {}
     con = connect(lake.warehouse, read_only=True)
     try:
         for mart in GOLD_MARTS:
             target = str(lake.gold / mart)
             exists = (lake.gold / mart / "_delta_log").exists()
-            if increment and exists and mart in UNTOUCHED_BY_JOURNALS:
+            if increment and exists and ("marts", mart) not in rebuilt:
                 continue
             if increment and exists and ("marts", mart) in INCREMENTAL_TABLES:
                 counts[mart] = _merge_touched(con, mart, target)

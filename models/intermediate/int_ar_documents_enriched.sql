@@ -5,7 +5,18 @@
 --   debit  = an open amount > 0 (an invoice not yet paid in full): it can be overdue;
 --   credit = an open amount < 0 (a credit note or payment not yet applied): never overdue.
 -- Days past due are counted at the state's as-of date (the later of the extract's date and
--- the last journal entry applied).
+-- the last journal entry applied). A table, incremental by document (a journal increment
+-- recomputes the touched documents only; see macros/journal_increment.sql): the marts, the
+-- reconciliation and the tests read it instead of recomputing the archive logic each time.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ journal_increment_delete(['document'], 'document_number') }}",
+    )
+}}
+-- depends_on: {{ ref('int_journal_increment_keys') }}
 {% set document_columns = [
     'document_number',
     'customer_number',
@@ -22,16 +33,23 @@
 
 with
 
-current_documents as (
+all_current_documents as (
     select * from {{ ref('stg_legacy__open_items') }}
+),
+
+current_documents as (
+    select * from all_current_documents
+    where {{ journal_increment_filter(['document'], 'document_number') }}
 ),
 
 deliveries as (
     select * from {{ ref('stg_legacy__open_item_deliveries') }}
+    where {{ journal_increment_filter(['document'], 'document_number') }}
 ),
 
 journal_changes as (
     select * from {{ ref('stg_legacy_cdc__open_item_changes') }}
+    where {{ journal_increment_filter(['document'], 'document_number') }}
 ),
 
 journal_deletes as (
@@ -87,7 +105,7 @@ as_of as (
     select
         coalesce(
             (select max(positions.as_of_date) from positions),
-            (select max(current_documents.extract_date) from current_documents)
+            (select max(a.extract_date) from all_current_documents as a)
         ) as as_of_date
 ),
 

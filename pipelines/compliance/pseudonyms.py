@@ -19,10 +19,8 @@ import secrets
 import shutil
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
+import duckdb
 import structlog
-from duckdb import sqltypes
 
 from pipelines.lake import Lake
 
@@ -47,6 +45,31 @@ def pseudonym(key: bytes, value: str | None) -> str | None:
     return "p_" + hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:20]
 
 
+def _pads(key: bytes) -> tuple[bytes, bytes]:
+    """HMAC's inner and outer keys (RFC 2104): the key, hashed if longer than SHA-256's
+    64-byte block, zero-padded to it, XORed with 0x36 and 0x5c."""
+    block = hashlib.sha256(key).digest() if len(key) > 64 else key
+    block = block.ljust(64, b"\0")
+    return bytes(b ^ 0x36 for b in block), bytes(b ^ 0x5C for b in block)
+
+
+def use_key_in_sql(con: duckdb.DuckDBPyConnection, key: bytes) -> None:
+    """Give this DuckDB connection the HMAC pads as session variables (bound as parameters:
+    they never appear in SQL text, error messages or the database file)."""
+    inner, outer = _pads(key)
+    con.execute("set variable lb_hmac_inner = ?::blob", [inner])
+    con.execute("set variable lb_hmac_outer = ?::blob", [outer])
+
+
+def pseudonym_sql(column: str) -> str:
+    """The pseudonym of a column, computed by DuckDB: HMAC-SHA256 from its sha256 on blobs,
+    equal to `pseudonym()` value for value (a property test holds them equal) — at
+    millions of rows a second instead of a Python call per value."""
+    inner = "sha256(getvariable('lb_hmac_inner') || encode(cast({c} as varchar)))"
+    outer = "sha256(getvariable('lb_hmac_outer') || unhex({i}))"
+    return "'p_' || left(" + outer.format(i=inner.format(c=column)) + ", 20)"
+
+
 def build_analyst_database(
     lake: Lake, key: bytes, rebuilt: set[tuple[str, str]] | None = None
 ) -> dict[str, int]:
@@ -69,20 +92,10 @@ def build_analyst_database(
     if carry:
         shutil.copyfile(target, tmp)
 
-    def mask(values: pa.Array) -> pa.Array:
-        # one HMAC per distinct value: names and cities repeat across millions of rows
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks()
-        encoded = pc.dictionary_encode(values)
-        uniques = [pseudonym(key, v) for v in encoded.dictionary.to_pylist()]
-        return pc.take(pa.array(uniques, pa.string()), encoded.indices)
-
     con = connect(tmp)
     report: dict[str, int] = {}
     try:
-        con.create_function(
-            "lb_pseudonym", mask, [sqltypes.VARCHAR], sqltypes.VARCHAR, type="arrow"
-        )
+        use_key_in_sql(con, key)
         con.execute(f"attach '{lake.warehouse}' as wh (read_only)")
         masked = personal_columns(con, lake.state / "dbt" / "target")
         for table, why in masked.unparsed.items():
@@ -101,7 +114,8 @@ def build_analyst_database(
         }
         for schema, name in tables:
             cols = masked.of(schema, name)
-            replace = ", ".join(f'lb_pseudonym("{c}"::varchar) as "{c}"' for c in cols)
+            quoted = [f'"{c}"' for c in cols]
+            replace = ", ".join(f"{pseudonym_sql(q)} as {q}" for q in quoted)
             select = f"* replace ({replace})" if cols else "*"
             if cols:
                 report[f"{schema}.{name}"] = len(cols)
