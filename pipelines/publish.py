@@ -9,6 +9,7 @@ marts the journals cannot change are left alone, and the small aggregates are re
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -16,7 +17,7 @@ import pyarrow as pa
 import structlog
 from deltalake import write_deltalake
 
-from pipelines.increment import INCREMENTAL_TABLES, touched_keys_sql
+from pipelines.increment import INCREMENTAL_TABLES, touched_filter, touched_keys_sql
 from pipelines.lake import Lake
 from pipelines.warehouse import connect
 
@@ -84,36 +85,47 @@ def publish_gold(
     return counts
 
 
-def _merge_touched(con: duckdb.DuckDBPyConnection, mart: str, target: str) -> int:
-    """Upsert the touched keys' rows of one mart into gold; delete those the mart no
-    longer holds. Returns the keys merged."""
-    from deltalake import DeltaTable
-
-    key, kinds = INCREMENTAL_TABLES[("marts", mart)]
-    key_type = con.execute(
+def _type_of(con: duckdb.DuckDBPyConnection, mart: str, column: str) -> str:
+    return con.execute(
         "select data_type from information_schema.columns "
         "where table_schema = 'marts' and table_name = ? and column_name = ?",
-        [mart, key],
+        [mart, column],
     ).fetchone()[0]
-    touched = touched_keys_sql(kinds)
+
+
+def _merge_touched(con: duckdb.DuckDBPyConnection, mart: str, target: str) -> int:
+    """Upsert the touched keys' rows of one mart into gold; delete those the mart no
+    longer holds. Returns the rows merged."""
+    from deltalake import DeltaTable
+
+    table = INCREMENTAL_TABLES[("marts", mart)]
+    key = table.key
+    touched = touched_filter(table)
+    dt = DeltaTable(target)
+    schema = pa.schema(dt.schema().to_arrow())
+    if table.touched_by == key:  # a touched key the mart no longer holds: delete it
+        vanished = f"""
+            select cast(t.key_value as {_type_of(con, mart, key)}) as {key}
+            from ({touched_keys_sql(table.kinds)}) as t
+            where t.key_value not in (select cast(p.{key} as varchar) from present as p)"""
+    else:  # rows keyed otherwise (the forecast): gold's rows of the touched keys now gone
+        needed = [c for c in schema.names if re.search(rf"\b{c}\b", table.touched_by)]
+        con.register("gold_rows", dt.to_pyarrow_table(columns=sorted({key, *needed})))
+        vanished = f"""
+            select g.{key} from gold_rows as g
+            where {touched} and g.{key} not in (select p.{key} from present as p)"""
     source = con.execute(
         f"""
-        with touched as ({touched}),
-        present as (
-            select m.*, false as _lb_delete from marts.{mart} as m
-            where cast(m.{key} as varchar) in (select key_value from touched)
+        with present as (
+            select *, false as _lb_delete from marts.{mart} where {touched}
         )
         select * from present
         union all by name
-        select cast(t.key_value as {key_type}) as {key}, true as _lb_delete
-        from touched as t
-        where t.key_value not in (select cast(p.{key} as varchar) from present as p)
+        select *, true as _lb_delete from ({vanished})
         """
     ).fetch_arrow_table()
     if source.num_rows == 0:
         return 0
-    dt = DeltaTable(target)
-    schema = pa.schema(dt.schema().to_arrow())
     source = source.select([*schema.names, "_lb_delete"]).cast(
         pa.schema([*schema, pa.field("_lb_delete", pa.bool_())])
     )

@@ -17,16 +17,19 @@
     {{ return(is_incremental() and var('journal_since', none) is not none) }}
 {%- endmacro %}
 
-{#- The rows whose key is touched, for the kinds given ('customer', 'document',
-    'customer_status' from int_journal_increment_keys; 'moved_match' from
-    int_journal_increment_moved_matches). -#}
+{#- The rows whose key (a column or an expression) is touched, for the kinds given:
+    'customer', 'document', 'customer_status' from int_journal_increment_keys;
+    'moved_match' (customers) and 'moved_company' ('company:<id>') from
+    int_journal_increment_moved_matches. -#}
 {% macro journal_touched(kinds, column) -%}
+    {%- set moved = {'moved_match': 'customer', 'moved_company': 'company'} -%}
     cast({{ column }} as varchar) in (
         {%- for kind in kinds %}
             {%- if not loop.first %} union all {% endif %}
-            {%- if kind == 'moved_match' %}
+            {%- if kind in moved %}
                 select moved.key_value
                 from {{ ref('int_journal_increment_moved_matches') }} as moved
+                where moved.key_kind = '{{ moved[kind] }}'
             {%- else %}
                 select touched.key_value
                 from {{ ref('int_journal_increment_keys') }} as touched

@@ -1,10 +1,25 @@
 -- Per customer and month: revenue invoiced, plus open deals weighted by the win
 -- probability of their stage (from the CRM's pipeline definitions) in the month they are
--- expected to close. All in EUR at the seeded reference rates.
+-- expected to close. All in EUR at the seeded reference rates. Incremental for the journal
+-- increment: a row belongs to its customer (or, for a prospect, to 'company:<id>'), and the
+-- touched customers' and moved companies' rows are rebuilt (macros/journal_increment.sql).
+{% set forecast_kinds = ['customer_status', 'moved_match', 'moved_company'] %}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        on_schema_change='fail',
+        pre_hook="{{ journal_increment_delete(['customer_status', 'moved_match', 'moved_company'], "
+        ~ "\"coalesce(cast(customer_number as varchar), 'company:' || crm_company_id)\") }}",
+    )
+}}
+-- depends_on: {{ ref('int_journal_increment_keys') }}
+-- depends_on: {{ ref('int_journal_increment_moved_matches') }}
 with
 
 invoices as (
     select * from {{ ref('fct_invoices') }}
+    where {{ journal_increment_filter(forecast_kinds, 'customer_number') }}
 ),
 
 deals as (
@@ -69,6 +84,11 @@ pipeline as (
             as weighted_pipeline_eur
     from open_deals
     left join customers on open_deals.crm_company_id = customers.crm_company_id
+    where
+        {{ journal_increment_filter(
+            forecast_kinds,
+            "coalesce(cast(customers.customer_number as varchar), 'company:' || open_deals.crm_company_id)"
+        ) }}
     group by 1, 2, 3
 ),
 

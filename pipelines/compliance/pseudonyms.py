@@ -82,7 +82,7 @@ def build_analyst_database(
     beside the old one and moved into place, so a query running on the old one finishes.
     """
     from pipelines.compliance.lineage import personal_columns
-    from pipelines.increment import INCREMENTAL_TABLES, touched_keys_sql
+    from pipelines.increment import INCREMENTAL_TABLES, touched_filter
     from pipelines.warehouse import connect
 
     target = lake.root / "analyst.duckdb"
@@ -121,8 +121,7 @@ def build_analyst_database(
                 report[f"{schema}.{name}"] = len(cols)
             table = (schema, name)
             if carry and table in present and table in INCREMENTAL_TABLES:
-                column, kinds = INCREMENTAL_TABLES[table]
-                touched = f'cast("{column}" as varchar) in ({touched_keys_sql(kinds, "wh")})'
+                touched = touched_filter(INCREMENTAL_TABLES[table], "wh")
                 con.execute(f"delete from {schema}.{name} where {touched}")
                 con.execute(
                     f"insert into {schema}.{name} select {select} "
