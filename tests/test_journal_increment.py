@@ -76,7 +76,7 @@ def incremented(e2e_lake: dict, tmp_path_factory: pytest.TempPathFactory) -> dic
     lake = tmp_path_factory.mktemp("increment") / "lake"
     shutil.copytree(e2e_lake["lake"], lake, symlinks=True)
     before = _versions(lake)
-    changed = write_change_set(Lake.from_url(str(lake)), fraction=0.01, seed=5)
+    changed = write_change_set(Lake.from_url(str(lake)), fraction=0.01, seed=5, deletions=3)
     run = ledgerbridge(lake, "run")
     return {"lake": lake, "before": before, "changed": changed, "run": run}
 
@@ -104,6 +104,40 @@ def test_the_increment_ends_where_a_full_rebuild_ends(incremented: dict, tmp_pat
     ledgerbridge(full, "build")
     ledgerbridge(full, "publish")
     assert _differences(lake, full) == dict.fromkeys(_differences(full, full), 0)
+
+
+def test_deleted_customers_leave_and_their_companies_become_prospects(incremented: dict) -> None:
+    """Moved matches: the deleted customers' CRM companies are unmatched now, in the marts
+    the increment rebuilt (the equality with a full rebuild covers the rest)."""
+    lake = incremented["lake"]
+    assert incremented["changed"]["deleted_customers"] == 3
+    moved = _query_one(
+        lake,
+        "select count(*) from intermediate.int_journal_increment_moved_matches "
+        "where key_kind = 'company'",
+    )
+    assert moved >= 3
+    companies = (
+        "(select cast(substr(key_value, 9) as bigint) from "
+        "intermediate.int_journal_increment_moved_matches where key_kind = 'company')"
+    )
+    still_matched = _query_one(
+        lake, f"select count(*) from marts.dim_customer where crm_company_id in {companies}"
+    )
+    prospects = _query_one(
+        lake,
+        "select count(*) from marts.customer_matching "
+        f"where match_status = 'crm_only' and crm_company_id in {companies}",
+    )
+    assert still_matched == 0 and prospects >= 3
+
+
+def _query_one(lake: Path, sql: str) -> int:
+    con = connect(lake / "warehouse.duckdb", read_only=True)
+    try:
+        return con.execute(sql).fetchone()[0]
+    finally:
+        con.close()
 
 
 def test_the_changed_credit_limits_are_in_gold(incremented: dict) -> None:

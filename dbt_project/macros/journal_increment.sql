@@ -1,8 +1,11 @@
 -- noqa: disable=LT02
 {#- The journal increment: when only journal changes arrived since the last build (same
-    baseline extracts, same as-of day, same CRM and project), `ledgerbridge build` passes
-    `journal_since` (the sequence each journal was applied through at the last build) and
-    the incremental models rebuild only the rows those changes touch
+    baseline extracts, same as-of day, same CRM and project), `ledgerbridge build` runs
+    dbt without --full-refresh (every other build is a full refresh) and writes
+    `main.lb_journal_since` (the sequence each journal was applied through at the last
+    published build — a table, not a dbt variable, so dbt's partial parsing survives from
+    one build to the next), and the incremental models rebuild only the rows those changes
+    touch
     (int_journal_increment_keys, int_journal_increment_moved_matches); every other build
     is a full refresh.
 
@@ -14,7 +17,16 @@
     for this file, first line.) -#}
 
 {% macro journal_increment_active() -%}
-    {{ return(is_incremental() and var('journal_since', none) is not none) }}
+    {{ return(is_incremental()) }}
+{%- endmacro %}
+
+{#- The sequence a journal was applied through at the last published build. -#}
+{% macro journal_since(journal) -%}
+    (
+        select since.applied_through_sequence
+        from "{{ target.database }}"."main"."lb_journal_since" as since
+        where since.journal = '{{ journal }}'
+    )
 {%- endmacro %}
 
 {#- The rows whose key (a column or an expression) is touched, for the kinds given:
@@ -49,11 +61,9 @@
 {%- endmacro %}
 
 {#- Pre-hook: in an increment, delete the touched keys (they are inserted again if they
-    still exist); an incremental run without the variable rebuilds every row. -#}
+    still exist). -#}
 {% macro journal_increment_delete(kinds, column) -%}
     {%- if journal_increment_active() -%}
         delete from {{ this }} where {{ journal_touched(kinds, column) }}
-    {%- elif is_incremental() -%}
-        delete from {{ this }}
     {%- endif -%}
 {%- endmacro %}

@@ -9,7 +9,7 @@
 -- Customers whose CRM match moved come from int_journal_increment_moved_matches.
 {{ config(materialized='table') }}
 
-{%- set since = var('journal_since', none) %}
+{%- set increment = not flags.FULL_REFRESH %}
 
 with
 
@@ -25,8 +25,8 @@ changed_customers as (
     select distinct cast(customer_number as varchar) as key_value
     from customer_changes
     where
-        {% if since is not none %}
-            change_sequence > {{ since['customers'] | int }}
+        {% if increment %}
+            change_sequence > {{ journal_since('customers') }}
         {% else %}
             false
         {% endif %}
@@ -38,15 +38,15 @@ changed_documents as (
         customer_number
     from document_changes
     where
-        {% if since is not none %}
-            change_sequence > {{ since['open_items'] | int }}
+        {% if increment %}
+            change_sequence > {{ journal_since('open_items') }}
         {% else %}
             false
         {% endif %}
 ),
 
 earlier_customers as (
-    {% if since is not none %}
+    {% if increment %}
         select cast(built.customer_number as varchar) as key_value
         from "{{ target.database }}"."marts"."fct_invoices" as built  -- noqa: RF06
         inner join changed_documents on built.document_number = changed_documents.key_value

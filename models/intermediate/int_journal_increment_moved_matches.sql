@@ -15,7 +15,7 @@ matches as (
 ),
 
 moved as (
-    {% if var('journal_since', none) is not none %}
+    {% if not flags.FULL_REFRESH %}
         select
             built.customer_number as built_customer,
             matches.customer_number as matched_customer,

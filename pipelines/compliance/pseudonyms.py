@@ -17,6 +17,7 @@ import hmac
 import os
 import secrets
 import shutil
+import time
 from pathlib import Path
 
 import duckdb
@@ -37,6 +38,10 @@ def pseudonym_key(configured: str | None) -> bytes:
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_hex(32))
     return KEY_FILE.read_text().strip().encode()
+
+
+def _since(started: float) -> float:
+    return round(time.monotonic() - started, 2)
 
 
 def pseudonym(key: bytes, value: str | None) -> str | None:
@@ -88,6 +93,8 @@ def build_analyst_database(
     target = lake.root / "analyst.duckdb"
     tmp = target.with_suffix(".tmp")
     tmp.unlink(missing_ok=True)
+    begun = time.monotonic()
+    timings: dict[str, float] = {}
     carry = rebuilt is not None and target.exists()
     if carry:
         shutil.copyfile(target, tmp)
@@ -113,6 +120,7 @@ def build_analyst_database(
             ).fetchall()
         }
         for schema, name in tables:
+            started = time.monotonic()
             cols = masked.of(schema, name)
             quoted = [f'"{c}"' for c in cols]
             replace = ", ".join(f"{pseudonym_sql(q)} as {q}" for q in quoted)
@@ -127,6 +135,7 @@ def build_analyst_database(
                     f"insert into {schema}.{name} select {select} "
                     f"from wh.{schema}.{name} where {touched}"
                 )
+                timings[f"merged {schema}.{name}"] = _since(started)
                 continue
             if carry and table in present and table not in rebuilt:
                 continue
@@ -135,8 +144,17 @@ def build_analyst_database(
                 f"create or replace table {schema}.{name} as "
                 f"select {select} from wh.{schema}.{name}"
             )
+            timings[f"copied {schema}.{name}"] = _since(started)
         con.execute("detach wh")
     finally:
         con.close()
     tmp.replace(target)
+    slowest = sorted(timings.items(), key=lambda kv: -kv[1])[:4]
+    log.info(
+        "analyst_database_written",
+        carried_forward=carry,
+        seconds=_since(begun),
+        tables_written=len(timings),
+        slowest=", ".join(f"{k} {v} s" for k, v in slowest),
+    )
     return report

@@ -55,9 +55,12 @@ def _receiver_number(folder: Path) -> int:
     return max(numbers, default=0) + 1
 
 
-def write_change_set(lake: Lake, fraction: float = 0.01, seed: int = 0) -> dict[str, int]:
-    """Write one receiver per journaled file changing `fraction` of its current rows;
-    returns the number of rows changed per journal."""
+def write_change_set(
+    lake: Lake, fraction: float = 0.01, seed: int = 0, deletions: int = 0
+) -> dict[str, int]:
+    """Write one receiver per journaled file changing `fraction` of its current rows, and
+    deleting `deletions` customers that have a CRM match (their companies become prospects
+    again: the increment's moved matches); returns the rows changed per journal."""
     rng = np.random.default_rng(seed)
     changed: dict[str, int] = {}
     for name in ("customers", "open_items"):
@@ -114,11 +117,30 @@ def write_change_set(lake: Lake, fraction: float = 0.01, seed: int = 0) -> dict[
                 j.entry("UB", before[i], j.ccid)
                 j.entry("UP", after[i], j.ccid)
             j.entry("CM", None, j.ccid)
+        if name == "customers" and deletions:
+            matched = _matched_customers(lake, set(candidates[key].take(pick).to_pylist()))
+            at = pc.index_in(pa.array([str(k) for k in matched]), value_set=extract_keys)
+            doomed = pc.drop_null(at).to_numpy()[:deletions]  # those the extract holds
+            j.ccid += 1
+            j.entry("SC", None, j.ccid)
+            for row in doomed:
+                j.entry("DL", raw[row], j.ccid)
+            j.entry("CM", None, j.ccid)
+            changed["deleted_customers"] = len(doomed)
         folder = lake.legacy_landing / journal.folder
         number = _receiver_number(folder)
         (folder / f"{PREFIXES[name]}_R{number:06d}.dat").write_bytes(b"".join(j.entries))
         changed[name] = len(pick)
     return changed
+
+
+def _matched_customers(lake: Lake, excluded: set) -> list[int]:
+    """Customers with a CRM match in gold, except those changed otherwise."""
+    gold = DeltaTable(str(lake.gold / "dim_customer")).to_pyarrow_table(
+        columns=["customer_number", "crm_company_id"]
+    )
+    matched = gold.filter(pc.is_valid(gold["crm_company_id"]))["customer_number"].to_pylist()
+    return sorted(k for k in matched if k not in excluded)
 
 
 def _as_of(lake: Lake, name: str) -> date:
