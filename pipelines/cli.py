@@ -1271,35 +1271,42 @@ def _analyst_database(obj: Context, rebuilt: set[tuple[str, str]] | None = None)
 )
 @click.pass_obj
 def sql(obj: Context, query: str, fmt: str, role: str) -> None:
-    """Run a read-only SQL query (analysts see pseudonyms, finance the clear values)."""
+    """Run one read-only SELECT (analysts see pseudonyms, finance the clear values). The
+    query can read nothing but that database: no files, no other database, no settings."""
     from pipelines.audit import AuditLog, local_actor
-    from pipelines.warehouse import connect
+    from pipelines.serving.sql_sandbox import SqlRefused, run_query
 
     _require(obj, role, "sql_query")
     path = obj.lake.warehouse if role == "finance" else obj.lake.root / "analyst.duckdb"
+    digest = hashlib.sha256(query.encode()).hexdigest()[:16]
+
+    def audit(outcome: str, **details: object) -> None:
+        if obj.lake.audit.parent.exists():
+            AuditLog(obj.lake).record(
+                local_actor(),
+                "sql_query",
+                outcome,
+                target=role,
+                run_id=obj.run_id,
+                query_sha256=digest,
+                **details,
+            )
+
     try:
-        con = connect(path, read_only=True)
-    except FileNotFoundError as exc:
+        cols, rows = run_query(path, query)
+    except SqlRefused as exc:
+        audit("refused", reason=str(exc))
         raise click.ClickException(str(exc)) from exc
-    if obj.lake.audit.parent.exists():
-        AuditLog(obj.lake).record(
-            local_actor(),
-            "sql_query",
-            "ok",
-            target=role,
-            run_id=obj.run_id,
-            query_sha256=hashlib.sha256(query.encode()).hexdigest()[:16],
-        )
-    try:
-        cur = con.execute(query)
-        if cur.description is None:
-            return
-        cols = [d[0] for d in cur.description]
-        rows = cur.fetchall()
+    except FileNotFoundError as exc:
+        audit("failed", reason=str(exc))
+        raise click.ClickException(str(exc)) from exc
     except Exception as exc:  # duckdb raises many error types; all are the user's query
-        raise click.ClickException(f"query failed: {exc}") from exc
-    finally:
-        con.close()
+        reason = str(exc).strip().splitlines()[0][:300]
+        audit("failed", reason=reason)
+        raise click.ClickException(f"query failed: {reason}") from exc
+    audit("ok", rows=len(rows))
+    if not cols:
+        return
     out = click.get_text_stream("stdout")
     if fmt == "json":
         out.write(

@@ -91,6 +91,45 @@ def test_keys_scopes_and_errors(served: dict) -> None:
         served["keys"].create("x", ["write:everything"])
 
 
+def test_hostile_ids_and_paths_get_json_errors_not_500s(served: dict) -> None:
+    """Ids beyond BIGINT are 422; unknown paths 404 and wrong methods 405 — all in the one
+    error body, all audited."""
+    huge = "9" * 39
+    for path in (
+        f"/v1/customers/{huge}/financial-status",
+        f"/v1/finance-customers/-{huge}/open-items",
+    ):
+        answer = _get(served, path)
+        assert answer.status_code == 422 and answer.json()["error"] == "invalid_request"
+    unknown = _get(served, "/v1/nothing-here")
+    assert unknown.status_code == 404 and unknown.json()["error"] == "not_found"
+    assert "/v1/nothing-here" in unknown.json()["message"]
+    wrong = served["client"].post(
+        "/v1/customers/1/financial-status", headers={"Authorization": f"Bearer {served['full']}"}
+    )
+    assert wrong.status_code == 405 and wrong.json()["error"] == "method_not_allowed"
+    entries = [json.loads(line) for line in served["audit"].path.read_text().splitlines()]
+    outcomes = {(e["target"].split()[1], e["outcome"]) for e in entries}
+    assert ("/v1/nothing-here", "404") in outcomes
+
+
+def test_a_server_fault_is_json_and_audited(e2e_lake: dict, tmp_path: Path) -> None:
+    class Broken(WarehouseSnapshot):
+        def financial_status(self, column: str, value: int) -> dict | None:
+            raise RuntimeError("disk gone")
+
+    keys = ApiKeyStore(tmp_path / "keys.json")
+    audit = AuditLog(Lake(tmp_path / "audit"))
+    key = keys.create("k", ["financial-status:read"])
+    client = TestClient(create_api(Broken(Lake(e2e_lake["lake"]).warehouse), keys, audit))
+    answer = client.get(
+        "/v1/customers/1/financial-status", headers={"Authorization": f"Bearer {key}"}
+    )
+    assert answer.status_code == 500 and answer.json()["error"] == "internal_error"
+    (entry,) = [json.loads(line) for line in audit.path.read_text().splitlines()]
+    assert entry["outcome"] == "500" and "disk gone" in entry["details"]["reason"]
+
+
 def test_revoked_keys_stop_working(served: dict, tmp_path: Path) -> None:
     keys = ApiKeyStore(tmp_path / "k.json")
     key = keys.create("temp", ["financial-status:read"])

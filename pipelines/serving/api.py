@@ -14,14 +14,18 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated
 
+import structlog
 from fastapi import Depends, FastAPI, HTTPException, Path, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pipelines.audit import AuditLog
 from pipelines.serving.keys import ApiKey, ApiKeyStore
 from pipelines.serving.snapshot import WarehouseSnapshot
+
+log = structlog.get_logger(__name__)
 
 
 class FinancialStatus(BaseModel):
@@ -62,8 +66,16 @@ class ApiError(BaseModel):
     message: str
 
 
-CompanyId = Annotated[int, Path(ge=1, description="CRM (HubSpot) company id")]
-CustomerNo = Annotated[int, Path(ge=1, description="Finance customer number")]
+# ids are BIGINT in the warehouse: anything larger is a 422, never an overflow (a 500)
+BIGINT_MAX = 2**63 - 1
+CompanyId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="CRM (HubSpot) company id")]
+CustomerNo = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="Finance customer number")]
+_STATUS_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    422: "invalid_request",
+}
 
 _ERRORS = {
     401: {"model": ApiError, "description": "No API key, or not a valid one"},
@@ -79,10 +91,19 @@ def create_api(snapshot: WarehouseSnapshot, keys: ApiKeyStore, audit: AuditLog) 
         description="Finance status of CRM customers, from the ledgerbridge warehouse.",
     )
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        code, message = exc.detail if isinstance(exc.detail, tuple) else ("error", str(exc.detail))
-        return JSONResponse({"error": code, "message": message}, status_code=exc.status_code)
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """Every refusal, the router's own 404/405 included, in the one error body."""
+        if isinstance(exc.detail, tuple):
+            code, message = exc.detail
+        else:
+            code = _STATUS_CODES.get(exc.status_code, "error")
+            message = f"{exc.detail}: {request.method} {request.url.path}"
+        return JSONResponse(
+            {"error": code, "message": message},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -92,7 +113,22 @@ def create_api(snapshot: WarehouseSnapshot, keys: ApiKeyStore, audit: AuditLog) 
     @app.middleware("http")
     async def audited(request: Request, call_next):  # noqa: ANN001
         started = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception as exc:  # a bug, not the caller's fault: JSON, audited, logged
+            log.exception("api_internal_error", path=request.url.path)
+            audit.record(
+                actor=getattr(request.state, "api_key", "anonymous"),
+                action="api_request",
+                outcome="500",
+                target=f"{request.method} {request.url.path}",
+                source=request.client.host if request.client else "",
+                reason=f"{type(exc).__name__}: {str(exc)[:200]}",
+            )
+            return JSONResponse(
+                {"error": "internal_error", "message": "the server failed; the error is logged"},
+                status_code=500,
+            )
         audit.record(
             actor=getattr(request.state, "api_key", "anonymous"),
             action="api_request",

@@ -51,6 +51,9 @@ class WarehouseSnapshot:
         con.execute("create index status_by_company on financial_status (crm_company_id)")
         con.execute("create index status_by_customer on financial_status (customer_number)")
         con.execute("create index items_by_customer on open_items (customer_number)")
+        # the copy is made: from here on the connection reaches no file and no setting
+        con.execute("set enable_external_access = false")
+        con.execute("set lock_configuration = true")
         return con, mtime
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
