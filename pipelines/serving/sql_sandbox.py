@@ -69,6 +69,13 @@ def run_query(path: Path, query: str) -> tuple[list[str], list[tuple]]:
             raise SqlRefused(
                 f"refused: the query reaches outside the database it may read ({_first_line(exc)})"
             ) from exc
+        except duckdb.CatalogException as exc:
+            if "extension" not in str(exc):
+                raise
+            raise SqlRefused(
+                "refused: extensions are not loaded here (a query reads only the tables of "
+                f"its database; {_first_line(exc)})"
+            ) from exc
         if cur.description is None:
             return [], []
         return [d[0] for d in cur.description], cur.fetchall()
