@@ -390,6 +390,38 @@ def test_a_receiver_for_another_object_is_reported_not_applied(lake: Lake) -> No
     _assert_truth(lake)
 
 
+def test_a_bad_receiver_is_refused_whole_and_the_journal_waits_at_its_gap(lake: Lake) -> None:
+    """An empty, a cut-short and a random-bytes receiver are each refused by name with the
+    reason (and byte offset); the good receivers apply up to the gap the bad ones leave, and
+    when a good copy arrives the journal ends at the truth."""
+    entries = _entries(lake)
+    third = len(entries) // 3
+    first, middle, last = entries[:third], entries[third : 2 * third], entries[2 * third :]
+    cut = b"".join(middle)[: -ENTRY // 2]
+    _deliver(lake, first, [], last)
+    (_folder(lake) / "JRNCUST_R000002.dat").write_bytes(cut)
+    (_folder(lake) / "JRNCUST_R000004.dat").write_bytes(b"")
+    (_folder(lake) / "JRNCUST_R000005.dat").write_bytes(bytes(range(256)) * ENTRY)
+    report = apply_journal(lake, JOURNAL, "r1")
+    assert set(report.rejected) == {
+        "JRNCUST_R000002.dat",
+        "JRNCUST_R000004.dat",
+        "JRNCUST_R000005.dat",
+    }
+    assert "truncated" in report.rejected["JRNCUST_R000002.dat"]
+    assert "byte offset" in report.rejected["JRNCUST_R000002.dat"]
+    assert "empty" in report.rejected["JRNCUST_R000004.dat"]
+    assert "byte offset" in report.rejected["JRNCUST_R000005.dat"]
+    assert report.gap is not None  # the middle's entries are missing: the journal waits
+    assert report.watermark < _kind(middle[-1])[0]
+    for name in ("JRNCUST_R000004.dat", "JRNCUST_R000005.dat"):
+        (_folder(lake) / name).unlink()
+    (_folder(lake) / "JRNCUST_R000002.dat").write_bytes(b"".join(middle))  # a good copy
+    again = apply_journal(lake, JOURNAL, "r2")
+    assert not again.rejected and again.gap is None
+    _assert_truth(lake)
+
+
 def test_entries_at_or_before_the_extracts_position_are_not_applied(lake: Lake) -> None:
     truth = _truth(lake)
     report = apply_journal(lake, JOURNAL, "r1")

@@ -84,23 +84,34 @@ def read_entries(lake: Lake, journal: JournalFeed) -> Entries:
         with fsspec.open(path, "rb") as fh:
             data = fh.read()
         name = Path(path).name
+        # a receiver that is empty, cut short or not a journal is refused whole, named with
+        # where and why; the other receivers go on (the journal then waits at the gap its
+        # entries leave, until a good copy of the receiver arrives)
+        if not data:
+            rejected[name] = f"{name}: empty (0 bytes): no entry to apply"
+            per_file[name] = 0
+            continue
         if len(data) % layout.size:
             whole = len(data) // layout.size
-            raise JournalError(
+            rejected[name] = (
                 f"{name}: {len(data)} bytes is not a multiple of the entry length "
                 f"{layout.size}; entry {whole + 1} at byte offset {whole * layout.size} is "
                 "truncated"
             )
+            per_file[name] = whole
+            continue
         records = np.frombuffer(data, dtype=np.uint8).reshape(-1, layout.size)
         header, faults = decode_chunk(records[:, : esd.offset], _header_only(layout), opts)
         errors = fault_entries(faults, records)
         if errors:
             i = min(errors)
             e = errors[i][0]
-            raise JournalError(
+            rejected[name] = (
                 f"{name}: entry {i + 1} at byte offset {i * layout.size}: field {e['field']} "
                 f"(bytes {e['raw_hex']}): {e['reason']}"
             )
+            per_file[name] = len(records)
+            continue
         per_file[name] = len(records)
         objects = set(pc.utf8_trim_whitespace(header["joobj"]).to_pylist())
         foreign = sorted(objects - {journal.object_name})
