@@ -119,6 +119,11 @@ def print_summary(
             f"{', '.join(columns)} (classify them in pipelines/contracts/)[/yellow]"
         )
     if extract is not None:
+        for feed, why in sorted(extract.broken_copybooks.items()):
+            console.print(
+                f"[red]Feed {feed} waits: its copybook does not parse — {why}; its new files "
+                "land once it is fixed[/red]"
+            )
         console.print(
             f"New legacy files this run: {len(extract.files)}, "
             f"already processed: {extract.skipped_files}; "

@@ -212,3 +212,25 @@ def test_strict_extract_stops_at_the_first_bad_value_and_lands_nothing(lake: Lak
     extract_legacy(lake)  # the normal run afterwards lands everything exactly once
     t = truth["files"]["customers"]
     assert len(_rows(lake, "customers")) == t["records"] - t["quarantined"]
+
+
+def test_a_broken_copybook_holds_its_feed_only_and_names_file_line_column(lake: Lake) -> None:
+    """Copybooks are checked at the start of every run: a syntax error names the file, line
+    and column; that feed's files wait (not marked processed), the other feeds land."""
+    from pipelines.extract import extract_legacy
+
+    copybook = lake.legacy_landing / "copybooks" / "ARPAYM.cpy"
+    good = copybook.read_text()
+    lines = good.splitlines()
+    lines[3] = lines[3].replace("PIC", "PIC PIC (")
+    copybook.write_text("\n".join(lines) + "\n")
+    result = extract_legacy(lake)
+    assert set(result.broken_copybooks) == {"payments"}
+    why = result.broken_copybooks["payments"]
+    assert why.startswith("ARPAYM.cpy") and "line 4" in why and "column" in why
+    assert {r.feed for r in result.files} == {"customers", "open_items"}
+    copybook.write_text(good)  # fixed: the waiting file lands on the next run
+    again = extract_legacy(lake)
+    assert not again.broken_copybooks
+    assert [r.feed for r in again.files] == ["payments"]
+    assert again.files[0].status == "loaded"
