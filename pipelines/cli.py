@@ -317,9 +317,9 @@ def run(obj: Context, customers: int | None) -> None:
         for w in res.warnings:
             log.warning("dbt_test_warning", detail=w)
         _phase("build", started)
-        increment = plan.mode == "journal_increment"
-        publish_gold(obj.lake, plan, res.built)
-        _analyst_database(obj, res.built if increment else None)
+        rebuilt = res.built if plan.mode == "journal_increment" else None
+        publish_gold(obj.lake, rebuilt)
+        _analyst_database(obj, rebuilt)
         _phase("publish", started)
     seconds = time.monotonic() - started
     summary_console = Console(width=max(110, console.width))

@@ -24,8 +24,6 @@ from pipelines.warehouse import connect
 if TYPE_CHECKING:
     import duckdb
 
-    from pipelines.build import BuildPlan
-
 log = structlog.get_logger(__name__)
 GOLD_MARTS = (
     "dim_customer",
@@ -50,14 +48,12 @@ def _counting(reader: pa.RecordBatchReader, counter: list[int]) -> pa.RecordBatc
     return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
 
-def publish_gold(
-    lake: Lake, plan: BuildPlan | None = None, rebuilt: set[tuple[str, str]] | None = None
-) -> dict[str, int]:
-    """Stream each mart batch by batch into its gold Delta table (memory stays flat). After
-    a journal increment (`plan`, with the tables the build `rebuilt`), the marts it did not
-    rebuild are left alone and the keyed marts get their touched keys merged instead.
-    Returns rows written per mart."""
-    increment = plan is not None and plan.mode == "journal_increment" and rebuilt is not None
+def publish_gold(lake: Lake, rebuilt: set[tuple[str, str]] | None = None) -> dict[str, int]:
+    """Stream each mart batch by batch into its gold Delta table (memory stays flat).
+    `rebuilt` is given after a journal increment (the tables that build rebuilt): the marts
+    it did not rebuild are left alone and the keyed marts get their touched keys merged
+    instead. Returns rows written per mart."""
+    increment = rebuilt is not None
     counts: dict[str, int] = {}
     con = connect(lake.warehouse, read_only=True)
     try:

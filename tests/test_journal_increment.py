@@ -24,47 +24,41 @@ def _versions(lake: Path) -> dict[str, int]:
 
 
 def _differences(a: Path, b: Path) -> dict[str, int]:
-    """Rows in one lake's marts and gold but not the other's, per table (both directions)."""
+    """Rows in one lake's marts, analysts' copy and gold but not the other's, per table
+    (both directions)."""
     con = connect()
     out: dict[str, int] = {}
-    try:
-        con.execute(f"attach '{a / 'warehouse.duckdb'}' as a (read_only)")
-        con.execute(f"attach '{b / 'warehouse.duckdb'}' as b (read_only)")
-        marts = [
-            r[0]
-            for r in con.execute(
-                "select table_name from information_schema.tables "
-                "where table_catalog = 'a' and table_schema = 'marts'"
-            ).fetchall()
-        ]
-        for t in marts:
-            for x, y in (("a", "b"), ("b", "a")):
-                n = con.execute(
-                    f"select count(*) from (select * from {x}.marts.{t} "
-                    f"except all select * from {y}.marts.{t})"
+
+    def compare(name: str, left: str, right: str) -> None:
+        for x, y in ((left, right), (right, left)):
+            out[name] = (
+                out.get(name, 0)
+                + con.execute(
+                    f"select count(*) from (select * from {x} except all select * from {y})"
                 ).fetchone()[0]
-                out[f"marts.{t}"] = out.get(f"marts.{t}", 0) + n
-        con.execute(f"attach '{a / 'analyst.duckdb'}' as aa (read_only)")
-        con.execute(f"attach '{b / 'analyst.duckdb'}' as ab (read_only)")
+            )
+
+    try:
+        for db, alias in (("warehouse", "w"), ("analyst", "n")):
+            con.execute(f"attach '{a / f'{db}.duckdb'}' as {alias}a (read_only)")
+            con.execute(f"attach '{b / f'{db}.duckdb'}' as {alias}b (read_only)")
         analyst = con.execute(
             "select table_schema, table_name from information_schema.tables "
-            "where table_catalog = 'aa'"
+            "where table_catalog = 'na'"
         ).fetchall()
         assert len(analyst) > 20
+        marts = con.execute(
+            "select table_name from information_schema.tables "
+            "where table_catalog = 'wa' and table_schema = 'marts'"
+        ).fetchall()
+        for (t,) in marts:
+            compare(f"marts.{t}", f"wa.marts.{t}", f"wb.marts.{t}")
         for schema, t in analyst:
-            for x, y in (("aa", "ab"), ("ab", "aa")):
-                n = con.execute(
-                    f"select count(*) from (select * from {x}.{schema}.{t} "
-                    f"except all select * from {y}.{schema}.{t})"
-                ).fetchone()[0]
-                out[f"analyst.{schema}.{t}"] = out.get(f"analyst.{schema}.{t}", 0) + n
+            compare(f"analyst.{schema}.{t}", f"na.{schema}.{t}", f"nb.{schema}.{t}")
         for t in GOLD:
-            for x, y in ((a, b), (b, a)):
-                n = con.execute(
-                    f"select count(*) from (select * from delta_scan('{x / 'gold' / t}') "
-                    f"except all select * from delta_scan('{y / 'gold' / t}'))"
-                ).fetchone()[0]
-                out[f"gold.{t}"] = out.get(f"gold.{t}", 0) + n
+            compare(
+                f"gold.{t}", f"delta_scan('{a / 'gold' / t}')", f"delta_scan('{b / 'gold' / t}')"
+            )
     finally:
         con.close()
     return out
