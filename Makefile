@@ -23,6 +23,7 @@ $(UV):
 
 $(STAMP): $(UV) pyproject.toml uv.lock
 	$(UV) sync --locked --quiet
+	$(VENV)/bin/python -m compileall -q pipelines
 	@touch $(STAMP)
 
 setup: $(STAMP) ## Create .venv from the lock file (quick when nothing changed)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import dlt
+import pyarrow as pa
+import pyarrow.compute as pc
 import structlog
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
@@ -154,6 +158,19 @@ def check_copybooks(lake: Lake) -> dict[str, str]:
     return broken
 
 
+def _crm_landed_live(lake: Lake, object_type: str, until: datetime) -> pa.Array | None:
+    """Ids of the CRM objects landed live and created by `until` (the source's archive
+    check); None when the table is not there yet."""
+    try:
+        table = DeltaTable(str(lake.bronze_table("crm", object_type))).to_pyarrow_table(
+            columns=["id", "archived", "created_at"]
+        )
+    except TableNotFoundError:
+        return None
+    live = pc.and_(pc.invert(table["archived"]), pc.less_equal(table["created_at"], until))
+    return table["id"].filter(live).combine_chunks()
+
+
 def extract_crm(
     lake: Lake,
     base_url: str,
@@ -181,7 +198,11 @@ def extract_crm(
 
     blocked = frozenset(suppressed(lake))
     source = connector.extract_source(
-        landed, allow_schema_change, blocked, suppression_key if blocked else b""
+        landed,
+        allow_schema_change,
+        blocked,
+        suppression_key if blocked else b"",
+        landed_live=functools.partial(_crm_landed_live, lake),
     )
     try:
         info = pipeline.run(source)

@@ -6,7 +6,8 @@ customers and documents the journal changes touch; the keys are in the warehouse
 (dbt_project/macros/journal_increment.sql). Gold (publish.py) and the analysts' copy
 (compliance/pseudonyms.py) follow the same way: delete the touched keys, insert their rows
 again. This mapping names, per table, how its rows are matched to the touched keys and the
-key kinds — the same the models' pre-hooks use (a test holds them equal).
+key kinds — the same each model declares in meta.journal_increment (a test holds them
+equal).
 """
 
 from __future__ import annotations

@@ -150,6 +150,38 @@ def test_crm_source_incremental_with_windows_and_archived(
         assert result.crm_rows["companies"] < len(companies) / 2
 
 
+def test_the_archive_is_listed_only_when_the_counts_say_something_left(tmp_path: Path) -> None:
+    """HubSpot lists archived objects only in full; an incremental run lists them only when
+    the CRM counts fewer live objects than the lake holds — and then lands the archive."""
+    lake = Lake.from_url(str(tmp_path / "lake"))
+    generate_demo(lake, customers=80, seed=5, as_of=date(2026, 10, 30))
+    types = {"companies", "contacts", "deals"}
+    with SandboxServer(lake.crm_sandbox_db, TOKEN) as server:
+        extract_crm(lake, server.base_url, TOKEN)  # the first load lists everything
+        first = server.archive_pages()
+        assert set(first) == types
+        extract_crm(lake, server.base_url, TOKEN)  # nothing changed: one count per type
+        assert server.archive_pages() == first
+
+        store = server.store
+        company = store.page("companies", 0, 1, False)[0]["id"]
+        contact = store.page("contacts", 0, 1, False)[0]["id"]
+        time.sleep(0.01)
+        store.update_properties("contacts", contact, {"jobtitle": "Leitung Einkauf"})
+        store.archive("companies", company)
+        extract_crm(lake, server.base_url, TOKEN)
+        after = server.archive_pages()
+        assert after["companies"] > first["companies"]
+        assert {t: after[t] for t in types - {"companies"}} == {
+            t: first[t] for t in types - {"companies"}
+        }
+        assert _bronze(lake, "companies")[company]["archived"]
+        assert _bronze(lake, "contacts")[contact]["jobtitle"] == "Leitung Einkauf"
+
+        extract_crm(lake, server.base_url, TOKEN)  # the lake agrees with the CRM again
+        assert server.archive_pages() == after
+
+
 def _columns(lake: Lake, table: str) -> set[str]:
     names = DeltaTable(str(lake.bronze_table("crm", table))).schema().to_arrow().names
     return {n for n in names if not n.startswith("_dlt")}

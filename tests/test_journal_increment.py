@@ -153,10 +153,42 @@ def test_the_changed_credit_limits_are_in_gold(incremented: dict) -> None:
     assert recent and all(limits[k] == v for k, v in recent)
 
 
-def test_the_increment_tables_match_the_models_pre_hooks(e2e_lake: dict) -> None:
-    """pipelines/increment.py names the same key and kinds as each model's pre-hook."""
-    import re
+def test_the_increments_tests_read_the_touched_rows_and_still_catch_a_duplicate(
+    incremented: dict, tmp_path: Path
+) -> None:
+    """In an increment `unique` reads only the rows sharing a value with a touched row (the
+    rest passed it when they were built), and still fails on a duplicate the build made."""
+    from pipelines.build import BuildFailed, run_dbt
 
+    lake_dir = tmp_path / "lake"
+    shutil.copytree(incremented["lake"], lake_dir, symlinks=True)
+    lake = Lake.from_url(str(lake_dir))
+    select = ["test", "--select", "fct_invoices,test_name:unique"]
+    run_dbt(lake, select)
+    compiled = next((lake.state / "dbt" / "target" / "run").rglob("unique_fct_invoices_*.sql"))
+    assert "int_journal_increment_keys" in compiled.read_text()
+
+    con = connect(lake.warehouse)
+    try:
+        (touched,) = con.execute(
+            "select key_value from intermediate.int_journal_increment_keys "
+            "where key_kind = 'document' and key_value in "
+            "(select document_number from marts.fct_invoices) limit 1"
+        ).fetchone()
+        con.execute(
+            "insert into marts.fct_invoices select * from marts.fct_invoices "
+            "where document_number = ?",
+            [touched],
+        )
+    finally:
+        con.close()
+    with pytest.raises(BuildFailed, match="unique_fct_invoices_document_number"):
+        run_dbt(lake, select)
+
+
+def test_the_increment_tables_match_the_models_declarations(e2e_lake: dict) -> None:
+    """pipelines/increment.py names the same touched key and kinds as each incremental
+    model's meta.journal_increment (which its pre-hook deletes by)."""
     from pipelines.increment import INCREMENTAL_TABLES
 
     manifest = json.loads(
@@ -167,9 +199,9 @@ def test_the_increment_tables_match_the_models_pre_hooks(e2e_lake: dict) -> None
         if node["resource_type"] != "model" or node["config"]["materialized"] != "incremental":
             continue
         (hook,) = [h["sql"] for h in node["config"]["pre-hook"]]
-        call = re.search(r"journal_increment_delete\((\[.*?\]),\s*(['\"])(.*)\2\s*\)", hook)
-        kinds = tuple(json.loads(call.group(1).replace("'", '"')))
-        found[(node["schema"], node["alias"])] = (call.group(3), kinds)
+        assert hook.strip() == "{{ journal_increment_delete() }}", node["name"]
+        spec = node["config"]["meta"]["journal_increment"]
+        found[(node["schema"], node["alias"])] = (spec["touched_by"], tuple(spec["kinds"]))
     expected = {t: (spec.touched_by, spec.kinds) for t, spec in INCREMENTAL_TABLES.items()}
     assert found == expected
 

@@ -32,23 +32,33 @@
 {#- The rows whose key (a column or an expression) is touched, for the kinds given:
     'customer', 'document', 'customer_status' from int_journal_increment_keys;
     'moved_match' (customers) and 'moved_company' ('company:<id>') from
-    int_journal_increment_moved_matches. -#}
-{% macro journal_touched(kinds, column) -%}
+    int_journal_increment_moved_matches. `by_name`: name the key tables by their relation
+    (for tests, which cannot ref models they do not declare) instead of ref(). -#}
+{% macro journal_touched(kinds, column, by_name=false) -%}
     {%- set moved = {'moved_match': 'customer', 'moved_company': 'company'} -%}
     cast({{ column }} as varchar) in (
         {%- for kind in kinds %}
             {%- if not loop.first %} union all {% endif %}
             {%- if kind in moved %}
                 select moved.key_value
-                from {{ ref('int_journal_increment_moved_matches') }} as moved
+                from {{ journal_key_table('int_journal_increment_moved_matches', by_name) }}
+                    as moved
                 where moved.key_kind = '{{ moved[kind] }}'
             {%- else %}
                 select touched.key_value
-                from {{ ref('int_journal_increment_keys') }} as touched
+                from {{ journal_key_table('int_journal_increment_keys', by_name) }} as touched
                 where touched.key_kind = '{{ kind }}'
             {%- endif %}
         {%- endfor %}
     )
+{%- endmacro %}
+
+{% macro journal_key_table(name, by_name) -%}
+    {%- if by_name -%}
+        {{ graph.nodes['model.' ~ project_name ~ '.' ~ name].relation_name }}
+    {%- else -%}
+        {{ ref(name) }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Filter of the rows to (re)build: the touched ones in an increment, all otherwise. -#}
@@ -60,10 +70,13 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Pre-hook: in an increment, delete the touched keys (they are inserted again if they
-    still exist). -#}
-{% macro journal_increment_delete(kinds, column) -%}
+{#- Pre-hook of an incremental model: in an increment, delete its touched keys (they are
+    inserted again if they still exist). The model declares them once, in its config:
+    meta={'journal_increment': {'kinds': [...], 'touched_by': <column or expression>}}
+    (pipelines/increment.py follows the same declarations; a test holds them equal). -#}
+{% macro journal_increment_delete() -%}
     {%- if journal_increment_active() -%}
-        delete from {{ this }} where {{ journal_touched(kinds, column) }}
+        {%- set spec = model.config.meta.journal_increment -%}
+        delete from {{ this }} where {{ journal_touched(spec.kinds, spec.touched_by) }}
     {%- endif -%}
 {%- endmacro %}

@@ -13,7 +13,8 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
-        pre_hook="{{ journal_increment_delete(['document'], 'document_number') }}",
+        meta={'journal_increment': {'kinds': ['document'], 'touched_by': 'document_number'}},
+        pre_hook="{{ journal_increment_delete() }}",
     )
 }}
 -- depends_on: {{ ref('int_journal_increment_keys') }}

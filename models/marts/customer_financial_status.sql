@@ -16,7 +16,8 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
-        pre_hook="{{ journal_increment_delete(['customer_status', 'moved_match'], 'customer_number') }}",
+        meta={'journal_increment': {'kinds': ['customer_status', 'moved_match'], 'touched_by': 'customer_number'}},
+        pre_hook="{{ journal_increment_delete() }}",
     )
 }}
 -- depends_on: {{ ref('int_journal_increment_keys') }}

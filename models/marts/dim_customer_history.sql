@@ -8,7 +8,8 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
-        pre_hook="{{ journal_increment_delete(['customer'], 'customer_number') }}",
+        meta={'journal_increment': {'kinds': ['customer'], 'touched_by': 'customer_number'}},
+        pre_hook="{{ journal_increment_delete() }}",
     )
 }}
 -- depends_on: {{ ref('int_journal_increment_keys') }}

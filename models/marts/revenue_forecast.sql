@@ -9,8 +9,11 @@
         materialized='incremental',
         incremental_strategy='append',
         on_schema_change='fail',
-        pre_hook="{{ journal_increment_delete(['customer_status', 'moved_match', 'moved_company'], "
-        ~ "\"coalesce(cast(customer_number as varchar), 'company:' || crm_company_id)\") }}",
+        meta={'journal_increment': {
+            'kinds': forecast_kinds,
+            'touched_by': "coalesce(cast(customer_number as varchar), 'company:' || crm_company_id)",
+        }},
+        pre_hook="{{ journal_increment_delete() }}",
     )
 }}
 -- depends_on: {{ ref('int_journal_increment_keys') }}

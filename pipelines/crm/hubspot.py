@@ -48,6 +48,7 @@ class HubSpotConnector:
         allow_schema_change: bool = False,
         suppressed: frozenset[str] = frozenset(),
         suppression_key: bytes = b"",
+        landed_live: object = None,
     ) -> object:
         from pipelines.sources.crm import crm_source
 
@@ -58,6 +59,7 @@ class HubSpotConnector:
             allow_schema_change=allow_schema_change,
             suppressed=suppressed,
             suppression_key=suppression_key,
+            landed_live=landed_live,
         )
 
     def _get(self, path: str) -> dict:

@@ -12,7 +12,7 @@ import math
 import threading
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
@@ -114,6 +114,7 @@ def create_app(
     app = FastAPI(title="ledgerbridge CRM sandbox (HubSpot CRM v3 subset)")
     limiter = RateLimiter(max_requests_per_10s, rate_interval_s)
     app.state.limited = 0  # requests answered 429 so far
+    app.state.archive_pages = Counter()  # pages of the archived list served, per object type
 
     @app.middleware("http")
     async def auth_and_rate_limit(request: Request, call_next):  # noqa: ANN001
@@ -183,6 +184,8 @@ def create_app(
             after_id = int(after)
         except ValueError:
             return _error(400, f"Invalid 'after' value: {after}", "VALIDATION_ERROR")
+        if _truthy(archived):
+            app.state.archive_pages[object_type] += 1
         rows = store.page(object_type, after_id, limit + 1, _truthy(archived))
         wanted = _properties_param(request)
         results = [_shape(r, wanted, object_type) for r in rows[:limit]]
@@ -219,25 +222,23 @@ def create_app(
                 f"The search API returns at most {SEARCH_CAP} results; narrow the filter.",
                 "VALIDATION_ERROR",
             )
-        low = high = None
-        low_inclusive = True
-        modified = LAST_MODIFIED[object_type]
+        # the properties HubSpot searches by time: last modified and created
+        columns = {LAST_MODIFIED[object_type]: "updated_at", "createdate": "created_at"}
+        conditions: list[tuple[str, str, str]] = []
         for group in body.get("filterGroups", [])[:1]:
             for f in group.get("filters", []):
-                if f.get("propertyName") != modified:
+                column = columns.get(f.get("propertyName"))
+                if column is None:
                     return _error(
                         400,
                         f"Filtering on {f.get('propertyName')} is not supported by the sandbox",
                         "VALIDATION_ERROR",
                     )
-                op, value = f.get("operator"), _to_iso(str(f.get("value")))
-                if op in ("GT", "GTE"):
-                    low, low_inclusive = value, op == "GTE"
-                elif op in ("LT", "LTE"):
-                    high = value
-                else:
+                op = f.get("operator")
+                if op not in ("GT", "GTE", "LT", "LTE"):
                     return _error(400, f"Unsupported operator {op}", "VALIDATION_ERROR")
-        total, rows = store.search_modified(object_type, low, low_inclusive, high, offset, limit)
+                conditions.append((column, op, _to_iso(str(f.get("value")))))
+        total, rows = store.search(object_type, conditions, offset, limit)
         wanted = body.get("properties") or None
         out: dict = {"total": total, "results": [_shape(r, wanted, object_type) for r in rows]}
         if offset + len(rows) < total:

@@ -45,6 +45,10 @@ class SandboxServer:
         """How many requests were answered 429 so far."""
         return self._app.state.limited
 
+    def archive_pages(self) -> dict[str, int]:
+        """Pages of the archived-objects list served so far, per object type."""
+        return dict(self._app.state.archive_pages)
+
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"

@@ -33,6 +33,7 @@ create table if not exists objects (
     primary key (object_type, id)
 );
 create index if not exists objects_modified on objects (object_type, archived, updated_at, id);
+create index if not exists objects_created on objects (object_type, archived, created_at);
 create table if not exists associations (
     from_type text not null, from_id integer not null,
     to_type text not null, to_id integer not null,
@@ -180,32 +181,33 @@ class CrmStore:
             ).fetchall()
         return [self._row(r) for r in rows]
 
-    def search_modified(
+    def search(
         self,
         object_type: str,
-        low: str | None,
-        low_inclusive: bool,
-        high: str | None,
+        conditions: list[tuple[str, str, str]],
         offset: int,
         limit: int,
     ) -> tuple[int, list[dict]]:
-        """Live objects with last-modified in the window, oldest first (then by id)."""
+        """Live objects matching every (column, operator, value) condition on `updated_at`
+        or `created_at`, oldest modification first (then by id); and how many match."""
+        operators = {"GT": ">", "GTE": ">=", "LT": "<", "LTE": "<="}
         where = ["object_type=?", "archived=0"]
         args: list[object] = [object_type]
-        if low is not None:
-            where.append("updated_at >= ?" if low_inclusive else "updated_at > ?")
-            args.append(low)
-        if high is not None:
-            where.append("updated_at <= ?")
-            args.append(high)
+        for column, op, value in conditions:
+            if column not in ("updated_at", "created_at") or op not in operators:
+                raise ValueError(f"unsupported search condition {column} {op}")
+            where.append(f"{column} {operators[op]} ?")
+            args.append(value)
         cond = " and ".join(where)
         with self._lock:
             total = self._db.execute(f"select count(*) from objects where {cond}", args).fetchone()[
                 0
             ]
             rows = self._db.execute(
+                # in the order of the results: the first page never sorts the whole table
                 "select id, properties, created_at, updated_at, archived, archived_at "
-                f"from objects where {cond} order by updated_at, id limit ? offset ?",
+                f"from objects indexed by objects_modified where {cond} "
+                "order by updated_at, id limit ? offset ?",
                 [*args, limit, offset],
             ).fetchall()
         return total, [self._row(r) for r in rows]
