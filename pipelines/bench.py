@@ -465,7 +465,9 @@ def bench_increment(customers: int, fraction: float = 0.01) -> None:
         )
         demo_s = time.perf_counter() - t
         full_s, full_phases, _ = _timed_run(cmd)
-        changed = write_change_set(Lake.from_url(str(lake)), fraction=fraction, seed=11)
+        changed = write_change_set(
+            Lake.from_url(str(lake)), fraction=fraction, seed=11, corrected=0.1
+        )
         inc_s, inc_phases, out = _timed_run(cmd)
         if "Build: journal increment" not in out:
             raise SystemExit("the change set was not built as a journal increment:\n" + out)

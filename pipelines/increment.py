@@ -50,7 +50,7 @@ INCREMENTAL_TABLES: dict[tuple[str, str], IncrementalTable] = {
         "document_number", ("document",), "document_number"
     ),
     ("marts", "revenue_forecast"): IncrementalTable(
-        _FORECAST_KEY, ("customer_status", "moved_match", "moved_company"), "forecast_key"
+        _FORECAST_KEY, ("customer_revenue", "moved_match", "moved_company"), "forecast_key"
     ),
 }
 

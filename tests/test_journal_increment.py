@@ -70,7 +70,9 @@ def incremented(e2e_lake: dict, tmp_path_factory: pytest.TempPathFactory) -> dic
     lake = tmp_path_factory.mktemp("increment") / "lake"
     shutil.copytree(e2e_lake["lake"], lake, symlinks=True)
     before = _versions(lake)
-    changed = write_change_set(Lake.from_url(str(lake)), fraction=0.01, seed=5, deletions=3)
+    changed = write_change_set(
+        Lake.from_url(str(lake)), fraction=0.01, seed=5, deletions=3, corrected=0.2
+    )
     run = ledgerbridge(lake, "run")
     return {"lake": lake, "before": before, "changed": changed, "run": run}
 
@@ -88,6 +90,28 @@ def test_a_journal_change_set_is_built_as_an_increment(incremented: dict) -> Non
     metrics = history[0]["operationMetrics"]
     touched = metrics["num_target_rows_updated"] + metrics["num_target_rows_deleted"]
     assert 0 < touched <= 2 * incremented["changed"]["open_items"]
+
+
+def test_only_revenue_changes_rebuild_the_forecast(incremented: dict) -> None:
+    """A payment changes a customer's status, not the revenue it was invoiced: the forecast
+    rebuilds the customers of corrected documents and changed masters only."""
+    assert incremented["changed"]["corrected_documents"] > 0
+    con = connect(incremented["lake"] / "warehouse.duckdb", read_only=True)
+    try:
+        kinds = dict(
+            con.execute(
+                "select key_kind, count(*) from intermediate.int_journal_increment_keys group by 1"
+            ).fetchall()
+        )
+        corrected = con.execute(
+            "select count(distinct customer_number) from staging.stg_legacy_cdc__open_item_changes "
+            "where change_operation = 'update' and amount != amount_before"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert corrected > 0
+    assert kinds["customer"] < kinds["customer_revenue"] < kinds["customer_status"]
+    assert kinds["customer_revenue"] <= kinds["customer"] + 2 * corrected
 
 
 def test_the_increment_ends_where_a_full_rebuild_ends(incremented: dict, tmp_path: Path) -> None:

@@ -2,8 +2,9 @@
 -- probability of their stage (from the CRM's pipeline definitions) in the month they are
 -- expected to close. All in EUR at the seeded reference rates. Incremental for the journal
 -- increment: a row belongs to its customer (or, for a prospect, to 'company:<id>'), and the
--- touched customers' and moved companies' rows are rebuilt (macros/journal_increment.sql).
-{% set forecast_kinds = ['customer_status', 'moved_match', 'moved_company'] %}
+-- rows of customers whose invoiced revenue or master data changed, and of moved companies,
+-- are rebuilt (macros/journal_increment.sql); a payment alone changes no forecast row.
+{% set forecast_kinds = ['customer_revenue', 'moved_match', 'moved_company'] %}
 {{
     config(
         materialized='incremental',

@@ -56,11 +56,17 @@ def _receiver_number(folder: Path) -> int:
 
 
 def write_change_set(
-    lake: Lake, fraction: float = 0.01, seed: int = 0, deletions: int = 0
+    lake: Lake,
+    fraction: float = 0.01,
+    seed: int = 0,
+    deletions: int = 0,
+    corrected: float = 0.0,
 ) -> dict[str, int]:
     """Write one receiver per journaled file changing `fraction` of its current rows, and
     deleting `deletions` customers that have a CRM match (their companies become prospects
-    again: the increment's moved matches); returns the rows changed per journal."""
+    again: the increment's moved matches). Document changes are payments; a `corrected`
+    share of them raise the document's amount instead (an invoice corrected: revenue
+    changes). Returns the rows changed per journal."""
     rng = np.random.default_rng(seed)
     changed: dict[str, int] = {}
     for name in ("customers", "open_items"):
@@ -70,9 +76,8 @@ def write_change_set(
             raise ValueError(f"journal {name} has not been applied yet: run `ledgerbridge run`")
         raw, extract_keys, layout = _extract_images(lake, name)
         key, amount_column = journal.key, AMOUNT_FIELDS[name].lower().replace("-", "_")
-        current = DeltaTable(state_table_path(lake, name)).to_pyarrow_table(
-            columns=[key, amount_column]
-        )
+        columns = [key, amount_column] + (["oi_amount"] if name == "open_items" else [])
+        current = DeltaTable(state_table_path(lake, name)).to_pyarrow_table(columns=columns)
         candidates = current
         if name == "open_items":  # payments go to invoices still open
             candidates = current.filter(pc.greater(current[amount_column], 0))
@@ -88,6 +93,14 @@ def write_change_set(
             new_cents = np.maximum(0, cents + rng.choice([-1, 1], len(pick)) * 500_000)
         else:
             new_cents = np.where(rng.random(len(pick)) < 0.7, 0, cents // 2)
+            totals = (
+                np.array(candidates["oi_amount"].to_pylist(), dtype=object)[pick] * 100
+            ).astype(np.int64)
+            fixed = np.zeros(len(pick), dtype=bool)
+            fixed[: round(corrected * len(pick))] = True  # the pick is random already
+            new_cents = np.where(fixed, cents + 1_000, new_cents)
+            new_totals = np.where(fixed, totals + 1_000, totals)
+            changed["corrected_documents"] = int(fixed.sum())
         as_of = _as_of(lake, name)
         entry_layout = parse_copybook((COPYBOOK_DIR / journal.copybook).read_text())[
             journal.entry_record
@@ -110,6 +123,11 @@ def write_change_set(
         after[:, amount.offset : amount.offset + amount.size] = encoding.packed(
             new_cents, amount.size
         )
+        if name == "open_items":  # the document amount as the state holds it, then corrected
+            total = layout.field("OI-AMOUNT")
+            span = slice(total.offset, total.offset + total.size)
+            before[:, span] = encoding.packed(totals, total.size)
+            after[:, span] = encoding.packed(new_totals, total.size)
         for start in range(0, len(pick), TRANSACTION_SIZE):
             j.ccid += 1
             j.entry("SC", None, j.ccid)

@@ -26,6 +26,12 @@ renamed as (
         oi_amount as amount,
         oi_open_amount as open_amount,
         struct_extract(before_image, 'oi_open_amount') as open_amount_before,
+        -- what an update changed besides the open amount (the revenue it counts)
+        struct_extract(before_image, 'oi_amount') as amount_before,
+        struct_extract(before_image, 'oi_cust_no') as customer_number_before,
+        struct_extract(before_image, 'oi_doc_type') as document_type_code_before,
+        struct_extract(before_image, 'oi_currency') as currency_code_before,
+        struct_extract(before_image, 'oi_doc_date') as document_date_before,
         oi_dunning_level as dunning_level,
 
         ---------- dates
