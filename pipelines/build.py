@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import json
 import os
+import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +21,25 @@ from pipelines.warehouse import ensure_extensions
 
 log = structlog.get_logger(__name__)
 DBT_PROJECT = CHECKOUT_ROOT / "dbt_project"
+PR_SET_PDEATHSIG = 1
+# loaded before any fork: the child only calls into it (no import, no lock taken)
+_LIBC = (
+    ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True) if sys.platform == "linux" else None
+)
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """For the dbt child, run between fork and exec: the kernel kills it when the process
+    that started it dies, so a killed `run` does not leave dbt writing the warehouse
+    behind the lock the next writer takes (pipelines/lake_lock.py)."""
+
+    def arm() -> None:
+        if _LIBC is not None:
+            _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before the line above: go now
+            os._exit(1)
+
+    return arm
 
 
 class BuildFailed(RuntimeError):
@@ -63,7 +86,14 @@ def run_dbt(lake: Lake, args: list[str]) -> BuildResult:
         "--profiles-dir",
         str(DBT_PROJECT),
     ]
-    proc = subprocess.run(cli, env=env, capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        cli,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        preexec_fn=_die_with_parent(os.getpid()),  # no import, no lock: safe after fork
+    )
     run_results = Path(env["DBT_TARGET_PATH"]) / "run_results.json"
     result = BuildResult()
     failures: list[str] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -9,7 +10,7 @@ import resource
 import secrets
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -20,17 +21,76 @@ from rich.console import Console
 
 from pipelines.config import Settings, load_settings
 from pipelines.lake import Lake, LakeLocationError
-from pipelines.logs import configure_logging, new_run_id
+from pipelines.logs import configure_logging, new_run_id, record_traceback
 from pipelines.progress import console, count_bar
 
 log = structlog.get_logger("ledgerbridge")
+# `run` completed, but some input was refused or waits (the summary lists it): cron and
+# monitoring tell it from success (0), failure (1) and a busy lake (75)
+INPUT_HELD_EXIT_CODE = 3
 
 
 class Context:
-    def __init__(self, settings: Settings, lake: Lake, run_id: str) -> None:
+    def __init__(self, settings: Settings, lake: Lake, run_id: str, lock_wait: float = 0) -> None:
         self.settings = settings
         self.lake = lake
         self.run_id = run_id
+        self.lock_wait = lock_wait
+
+
+def _audit_outcome(obj: Context, action: str, outcome: str, reason: str) -> None:
+    from pipelines.audit import AuditLog, local_actor
+
+    try:
+        AuditLog(obj.lake).record(
+            local_actor(), action, outcome, target=obj.lake.url, run_id=obj.run_id, reason=reason
+        )
+    except Exception as exc:  # the audit log itself is broken: say so, keep the first error
+        log.error("audit_write_failed", action=action, error=str(exc))
+
+
+def writes_lake(command: Callable) -> Callable:
+    """The command writes the lake: it runs holding the lake's writer lock (one writer at a
+    time, pipelines/lake_lock.py); a second writer is refused naming the holder, with exit
+    code 75, and the refusal is audited."""
+
+    @functools.wraps(command)
+    def locked(*args: object, **kwargs: object) -> object:
+        from pipelines.lake_lock import BUSY_EXIT_CODE, LakeBusy, lake_lock
+
+        ctx = click.get_current_context()
+        obj = ctx.find_object(Context)
+        parts, at = [], ctx
+        while at.parent is not None:  # the command's own words: `run`, `cdc ack-gap`
+            parts.append(at.info_name)
+            at = at.parent
+        name = " ".join(reversed(parts))
+        try:
+            with lake_lock(obj.lake.root, name, obj.lock_wait):
+                return command(*args, **kwargs)
+        except LakeBusy as exc:
+            log.warning("lake_busy", command=name, detail=str(exc))
+            _audit_outcome(obj, name, "refused", str(exc))
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(BUSY_EXIT_CODE)
+        except (click.exceptions.Exit, click.Abort):
+            raise
+        except click.ClickException as exc:
+            _audit_outcome(obj, name, "error", exc.format_message())
+            raise
+        except Exception as exc:
+            # one line for the person; the traceback goes to the run's log file
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            reason = f"{type(exc).__name__}: {first}".rstrip(": ")
+            log.error("command_failed", command=name, error=reason)
+            record_traceback(obj.lake.logs, obj.run_id, name, exc)
+            _audit_outcome(obj, name, "error", reason)
+            raise click.ClickException(
+                f"{name} failed: {reason} (details: {obj.lake.logs / (obj.run_id + '.jsonl')})"
+            ) from exc
+        return None
+
+    return locked
 
 
 def _phase(name: str, started: float) -> None:
@@ -59,8 +119,16 @@ def _peak_mib() -> float:
     help="Lake root (path or URL). Default: lake/ of the checkout.",
 )
 @click.option("--log-json", is_flag=True, help="Console logs as JSON lines too.")
+@click.option(
+    "--wait",
+    "lock_wait",
+    envvar="LEDGERBRIDGE_LAKE_WAIT",
+    type=click.FloatRange(min=0),
+    default=0,
+    help="Seconds to wait for another writer of the lake to finish (default: refuse at once).",
+)
 @click.pass_context
-def cli(ctx: click.Context, lake_url: str | None, log_json: bool) -> None:
+def cli(ctx: click.Context, lake_url: str | None, log_json: bool, lock_wait: float) -> None:
     """ledgerbridge: legacy finance extracts + CRM → Delta lake → dbt marts → CRM."""
     settings = load_settings(lake=lake_url)
     try:
@@ -70,7 +138,7 @@ def cli(ctx: click.Context, lake_url: str | None, log_json: bool) -> None:
     run_id = new_run_id()
     needs_dir = ctx.invoked_subcommand not in (None, "sql", "layout", "decode", "audit")
     configure_logging(lake.logs if needs_dir else None, run_id, settings.log_level, log_json)
-    ctx.obj = Context(settings, lake, run_id)
+    ctx.obj = Context(settings, lake, run_id, lock_wait)
 
 
 @cli.command()
@@ -84,6 +152,7 @@ def cli(ctx: click.Context, lake_url: str | None, log_json: bool) -> None:
 )
 @click.option("--fresh", is_flag=True, help="Wipe the lake first if it already holds data.")
 @click.pass_obj
+@writes_lake
 def demo(obj: Context, customers: int | None, seed: int | None, as_of: object, fresh: bool) -> None:
     """Generate the demo legacy extracts and CRM sandbox data (and their ground truth)."""
     if obj.lake.holds_data():
@@ -222,6 +291,7 @@ def _extract(obj: Context, what: str, strict: bool = False, allow_schema_change:
     help="Accept a deliberate change of the landed CRM columns (configuration changed).",
 )
 @click.pass_obj
+@writes_lake
 def extract(obj: Context, what: str, strict: bool, allow_schema_change: bool) -> None:
     """Land new legacy files and CRM changes as bronze Delta tables (dlt)."""
     obj.lake.ensure()
@@ -255,6 +325,7 @@ def extract(obj: Context, what: str, strict: bool, allow_schema_change: bool) ->
 
 @cli.command()
 @click.pass_obj
+@writes_lake
 def build(obj: Context) -> None:
     """Build the dbt models and run their tests into <lake>/warehouse.duckdb."""
     from pipelines.build import build as run_build
@@ -271,6 +342,7 @@ def build(obj: Context) -> None:
 
 @cli.command()
 @click.pass_obj
+@writes_lake
 def publish(obj: Context) -> None:
     """Publish the gold marts as Delta tables under <lake>/gold."""
     from pipelines.publish import publish_gold
@@ -287,6 +359,7 @@ def publish(obj: Context) -> None:
 @cli.command()
 @click.option("--customers", type=int, default=None, help="Demo size if the demo is generated.")
 @click.pass_obj
+@writes_lake
 def run(obj: Context, customers: int | None) -> None:
     """The main job: demo sources if absent, extract, build, publish, summary."""
     from pipelines.build import build as run_build
@@ -338,6 +411,16 @@ def run(obj: Context, customers: int | None) -> None:
             "Nothing new: no file, journal entry or CRM change since the last run; "
             "warehouse, gold and the analysts' copy left as they are."
         )
+    from pipelines.summary import held_input
+
+    held = held_input(result)
+    if held:
+        summary_console.print(
+            f"[yellow]Input refused or held ({len(held)}), exit code {INPUT_HELD_EXIT_CODE}; "
+            "everything else landed and was built:[/yellow]"
+        )
+        for line in held:
+            summary_console.print(f"  {line}")
     log.info(
         "run_finished",
         seconds=round(seconds, 1),
@@ -349,13 +432,14 @@ def run(obj: Context, customers: int | None) -> None:
     AuditLog(obj.lake).record(
         local_actor(),
         "pipeline_run",
-        "ok",
+        "partial" if held else "ok",
         target=obj.lake.url,
         run_id=obj.run_id,
         residency=residency,
         seconds=round(seconds, 1),
         files=len(result.files),
         crm_rows=result.crm_rows,
+        held=held,
     )
     from pipelines.audit import mirror_to_delta
     from pipelines.residency import record_on_tables
@@ -367,11 +451,14 @@ def run(obj: Context, customers: int | None) -> None:
         # the bronze tables as they stand now
         record_published(obj.lake, snapshot if not marked else inputs_snapshot(obj.lake))
     log.info("lake_residency", residency=residency, tables_marked=marked)
+    if held:
+        click.get_current_context().exit(INPUT_HELD_EXIT_CODE)
 
 
 @cli.command("sync-crm")
 @click.option("--dry-run", is_flag=True, help="Print the changes it would send; send nothing.")
 @click.pass_obj
+@writes_lake
 def sync_crm_command(obj: Context, dry_run: bool) -> None:
     """Write the finance status of matched customers to the CRM (changed values only)."""
     from rich.table import Table
@@ -628,6 +715,7 @@ def _suppression_key(obj: Context) -> bytes:
 @click.option("--reason", default="erasure request (GDPR Art. 17)", show_default=True)
 @click.option("--erase-in-crm", is_flag=True, help="Also call the CRM's GDPR delete.")
 @click.pass_obj
+@writes_lake
 def suppress(obj: Context, email: str, reason: str, erase_in_crm: bool) -> None:
     """Put a person on the suppression list: CRM extracts never land them again."""
     _require(obj, "dpo", "suppress")
@@ -659,6 +747,7 @@ def suppress(obj: Context, email: str, reason: str, erase_in_crm: bool) -> None:
 @click.option("--customer", type=int, default=None, help="The subject's customer number.")
 @click.option("--no-crm", is_flag=True, help="Do not call the CRM's erasure endpoint.")
 @click.pass_obj
+@writes_lake
 def forget(obj: Context, email: str | None, customer: int | None, no_crm: bool) -> None:
     """Erase a person (GDPR Art. 17): CRM data deleted everywhere, accounting records under
     retention restricted (pseudonymised, amounts kept, erasable date registered), the CRM's
@@ -723,6 +812,7 @@ def forget(obj: Context, email: str | None, customer: int | None, no_crm: bool) 
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be purged; change nothing.")
 @click.pass_obj
+@writes_lake
 def retention(obj: Context, as_of: datetime | None, dry_run: bool) -> None:
     """Purge what has passed its retention period: accounting records after 8 years from
     their year's end, restricted customers on their erasable day, operational data after a
@@ -795,6 +885,7 @@ def cdc_status(obj: Context) -> None:
 
 @cdc.command("compact")
 @click.pass_obj
+@writes_lake
 def cdc_compact(obj: Context) -> None:
     """Bring each journaled file's state (bronze/legacy_cdc/<table>) up to date."""
     from pipelines.extract import refresh_states
@@ -809,6 +900,7 @@ def cdc_compact(obj: Context) -> None:
 @click.option("--from", "low", type=int, required=True, help="First missing sequence.")
 @click.option("--to", "high", type=int, required=True, help="Last missing sequence.")
 @click.pass_obj
+@writes_lake
 def cdc_ack_gap(obj: Context, journal: str, low: int, high: int) -> None:
     """Accept that sequences FROM..TO will never arrive; the next apply goes past them."""
     from pipelines.audit import AuditLog, local_actor
@@ -862,6 +954,7 @@ def cdc_drift(obj: Context, journal: str, extract_date: str | None, sequence: in
 @click.option("--extract-date", required=True, help="The landed full extract to start from.")
 @click.option("--sequence", type=int, required=True, help="Journal position of that extract.")
 @click.pass_obj
+@writes_lake
 def cdc_rebaseline(obj: Context, journal: str, extract_date: str, sequence: int) -> None:
     """Take a full extract as the state at SEQUENCE; later journal changes apply on top."""
     from datetime import date as date_type

@@ -71,3 +71,22 @@ def configure_logging(
     for noisy in ("dlt", "httpx", "urllib3", "uvicorn", "uvicorn.error", "filelock"):
         logging.getLogger(noisy).setLevel("ERROR")
     return path
+
+
+def record_traceback(log_dir: Path, run_id: str, command: str, exc: BaseException) -> None:
+    """A failed command's traceback, into its run's log file only (the console gets one
+    line): what a person debugging it needs, without burying the reason on screen."""
+    import json
+    import traceback
+
+    log_dir.mkdir(parents=True, exist_ok=True)
+    entry = {
+        "event": "command_traceback",
+        "command": command,
+        "run_id": run_id,
+        "level": "error",
+        "timestamp": datetime.now(UTC).isoformat(),
+        "traceback": "".join(traceback.format_exception(exc)),
+    }
+    with (log_dir / f"{run_id}.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps(entry) + "\n")

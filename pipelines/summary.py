@@ -171,3 +171,25 @@ def print_summary(
         "(or open the warehouse read-only with any DuckDB client)"
     )
     return f
+
+
+def held_input(extract: ExtractResult) -> list[str]:
+    """What a run refused or held back, one line each (empty: everything that arrived was
+    taken in). Quarantined records are not here: they landed, with their reason."""
+    lines = [
+        f"legacy file {f.file}: refused — {(f.reason or '').removeprefix(f'{f.file}: ')}"
+        for f in extract.files
+        if f.status == "rejected"
+    ]
+    lines += [
+        f"feed {feed}: its files wait — copybook {why}"
+        for feed, why in extract.broken_copybooks.items()
+    ]
+    for j in extract.journals:
+        lines += [f"journal {j.journal}: receiver refused — {why}" for why in j.rejected.values()]
+        if j.gap:
+            lines.append(
+                f"journal {j.journal}: waits at the gap {j.gap[0]:,}–{j.gap[1]:,} "
+                f"(applied through {j.watermark:,})"
+            )
+    return lines

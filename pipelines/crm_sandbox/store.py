@@ -56,7 +56,8 @@ class CrmStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        # another process may hold the database (a `serve` beside a `run`): wait for it
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
         # an erased contact's bytes are zeroed, not left in free pages
         self._db.execute("pragma secure_delete = on")
         self._db.execute("pragma journal_mode=wal")
