@@ -478,7 +478,8 @@ def bench_increment(customers: int, fraction: float = 0.01) -> None:
     print(
         f"Journal increment benchmark: {customers:,} customers (demo generated in "
         f"{demo_s:,.0f} s); change set {fraction:.0%} = {changed['customers']:,} customers "
-        f"and {changed['open_items']:,} documents changed"
+        f"and {changed['open_items']:,} documents changed (payments; "
+        f"{changed.get('corrected_documents', 0):,} of them invoice corrections)"
     )
     print(f"  full run (first load):           {full_s:8.1f} s  ({phases(full_phases)})")
     print(f"  journal increment run:           {inc_s:8.1f} s  ({phases(inc_phases)})")
