@@ -273,9 +273,39 @@ def _extract(obj: Context, what: str, strict: bool = False, allow_schema_change:
                 )
             except (ExtractFailed, ValueError) as exc:
                 raise click.ClickException(str(exc)) from exc
+            except Exception as exc:
+                why = _unreachable(exc)
+                if why is None or what != "all":
+                    raise
+                # the CRM is down: the legacy side still lands and builds, on the CRM data
+                # landed before; the run says so in one line and exits 3 (input held)
+                result.crm_unreachable = (
+                    f"CRM at {url} could not be reached ({why}); nothing new from the CRM "
+                    "this run — the build uses the CRM data landed before"
+                )
+                log.warning("crm_unreachable", url=url, reason=why)
+                return result
             result.crm_rows = crm.crm_rows
             result.crm_schema_changes = crm.crm_schema_changes
     return result
+
+
+def _unreachable(exc: BaseException) -> str | None:
+    """Why the CRM could not be reached, if that is what `exc` (or its cause) says."""
+    import requests
+
+    seen: set[int] = set()
+    at: BaseException | None = exc
+    while at is not None and id(at) not in seen:
+        seen.add(id(at))
+        if isinstance(at, requests.exceptions.ConnectionError | ConnectionError | TimeoutError):
+            text = str(at)
+            for marker in ("Connection refused", "Name or service not known", "timed out"):
+                if marker in text:
+                    return marker.lower()
+            return type(at).__name__
+        at = at.__cause__ or at.__context__
+    return None
 
 
 @cli.command()

@@ -32,6 +32,7 @@ class ExtractResult:
     journals: list = field(default_factory=list)  # ApplyReport per journal
     states: list = field(default_factory=list)  # StateReport per journaled file
     broken_copybooks: dict[str, str] = field(default_factory=dict)  # feed → what is wrong
+    crm_unreachable: str | None = None  # why the CRM was not extracted this run
 
 
 def _pipeline(lake: Lake, source: str) -> dlt.Pipeline:

@@ -185,6 +185,8 @@ def held_input(extract: ExtractResult) -> list[str]:
         f"feed {feed}: its files wait — copybook {why}"
         for feed, why in extract.broken_copybooks.items()
     ]
+    if extract.crm_unreachable:
+        lines.append(extract.crm_unreachable)
     for j in extract.journals:
         lines += [f"journal {j.journal}: receiver refused — {why}" for why in j.rejected.values()]
         if j.gap:

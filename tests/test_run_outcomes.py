@@ -49,3 +49,35 @@ def test_a_failing_command_is_one_line_audited_with_the_traceback_in_its_log(
         json.loads(x) for f in (lake / "logs").glob("*.jsonl") for x in f.read_text().splitlines()
     ]
     assert any(e["event"] == "command_traceback" and e["command"] == "build" for e in logged)
+
+
+def test_an_unreachable_crm_is_one_line_and_the_legacy_side_goes_on(
+    e2e_lake: dict, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    lake = tmp_path / "lake"
+    shutil.copytree(e2e_lake["lake"], lake, symlinks=True)
+    env = os.environ | {
+        "LEDGERBRIDGE_LAKE": str(lake),
+        "LEDGERBRIDGE_CRM_BASE_URL": "http://127.0.0.1:9",  # nothing listens there
+        "LEDGERBRIDGE_CRM_TOKEN": "unused",
+        "RUNTIME__REQUEST_MAX_ATTEMPTS": "1",
+        "COLUMNS": "200",
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "run"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 3, run.stdout[-2000:] + run.stderr[-3000:]
+    assert "Traceback" not in run.stderr
+    assert "CRM at http://127.0.0.1:9 could not be reached (connection refused)" in run.stdout
+    assert "ledgerbridge run summary" in run.stdout  # the rest of the run went on
