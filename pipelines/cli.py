@@ -66,7 +66,8 @@ def writes_lake(command: Callable) -> Callable:
             at = at.parent
         name = " ".join(reversed(parts))
         try:
-            with lake_lock(obj.lake.root, name, obj.lock_wait):
+            store = None if isinstance(obj.lake.data, Path) else obj.lake.data
+            with lake_lock(obj.lake.root, name, obj.lock_wait, store):
                 return command(*args, **kwargs)
         except LakeBusy as exc:
             log.warning("lake_busy", command=name, detail=str(exc))

@@ -8,10 +8,11 @@ since), for the message a second writer gets. A second writer waits up to `wait_
 (`--wait`, LEDGERBRIDGE_LAKE_WAIT) and is then refused with exit code 75 (EX_TEMPFAIL:
 try again later), naming the holder.
 
-Scope: the work directory is on the machine that runs the command — for an object-store
-lake too, whose warehouse and pipeline state live there — so this serialises the writers of
-one machine. Writers on several machines sharing one bucket would need a lease in the store
-itself (a conditional put with expiry and a fencing token); that is not built.
+The work directory is on the machine that runs the command, so the kernel lock serialises
+the writers of one machine. An object-store lake is also guarded across machines: the writer
+then holds a lease in the bucket as well (lake_lease.py: conditional puts, an expiry renewed
+while it writes, a generation number as fencing token); its TTL is LEDGERBRIDGE_LEASE_TTL
+seconds (default 60), the time a crashed writer's lease blocks the others.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 LOCK_NAME = "lake.lock"
 BUSY_EXIT_CODE = 75  # EX_TEMPFAIL (sysexits.h): the lake is busy, try again later
@@ -56,8 +58,9 @@ def describe(info: dict | None) -> str:
 
 
 @contextmanager
-def lake_lock(root: Path, command: str, wait_s: float = 0.0) -> Iterator[None]:
-    """Hold the lake's writer lock for the block; wait up to `wait_s`, then LakeBusy."""
+def lake_lock(root: Path, command: str, wait_s: float = 0.0, store: Any = None) -> Iterator[None]:
+    """Hold the lake's writer lock for the block; wait up to `wait_s`, then LakeBusy.
+    `store`: an object-store lake's data root (its s3fs path): the bucket's lease too."""
     root.mkdir(parents=True, exist_ok=True)
     path = root / LOCK_NAME
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -84,10 +87,36 @@ def lake_lock(root: Path, command: str, wait_s: float = 0.0) -> Iterator[None]:
         }
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
+        lease = None
         try:
+            if store is not None:
+                lease = _take_lease(store, info, deadline, wait_s)
             yield
         finally:
+            if lease is not None:
+                lease.release()
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _take_lease(store: Any, info: dict, deadline: float, wait_s: float) -> Any:
+    from pipelines.lake_lease import S3Lease
+
+    ttl = float(os.environ.get("LEDGERBRIDGE_LEASE_TTL", "60"))
+    lease = S3Lease(store.fs, store.path, info, ttl)
+    while not lease.try_acquire():
+        if time.monotonic() >= deadline:
+            waited = f" after waiting {wait_s:g} s" if wait_s > 0 else ""
+            held = lease.holder()
+            left = max(0, round(float(held.get("expires_at", 0)) - time.time()))
+            raise LakeBusy(
+                f"lake {store} is being written by {describe(held)} from another machine "
+                f"(its lease runs {left} s more unless renewed){waited}; one writer at a "
+                "time. Try again when it has finished, or pass --wait SECONDS."
+            )
+        time.sleep(0.5)
+    lease.start_renewing()
+    info["lease_generation"] = lease.generation
+    return lease
