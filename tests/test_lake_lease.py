@@ -33,6 +33,16 @@ with lake_lock(Path(work), "run", 0, lake.data):
 """
 
 
+@pytest.fixture(autouse=True)
+def _environment_restored() -> Iterator[None]:
+    """Opening an S3 lake configures every client library through the environment
+    (object_store.configure): put back what was there, for the tests that follow."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 @pytest.fixture(scope="module")
 def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     with SeaweedS3(tmp_path_factory.mktemp("seaweed")) as server:
