@@ -74,7 +74,8 @@ def lake_lock(root: Path, command: str, wait_s: float = 0.0, store: Any = None) 
                 if time.monotonic() >= deadline:
                     waited = f" after waiting {wait_s:g} s" if wait_s > 0 else ""
                     raise LakeBusy(
-                        f"lake {root} is being written by {describe(holder(root))}{waited}; "
+                        f"lake {root} is being written by {describe(_named_holder(root))}"
+                        f"{waited}; "
                         "one writer at a time. Try again when it has finished, or pass "
                         "--wait SECONDS to wait for it."
                     ) from None
@@ -120,3 +121,13 @@ def _take_lease(store: Any, info: dict, deadline: float, wait_s: float) -> Any:
     lease.start_renewing()
     info["lease_generation"] = lease.generation
     return lease
+
+
+def _named_holder(root: Path) -> dict | None:
+    """The holder, given a moment to write its name (it takes the lock, then writes)."""
+    for _ in range(40):
+        info = holder(root)
+        if info:
+            return info
+        time.sleep(0.05)
+    return None
