@@ -36,11 +36,8 @@ changed_customers as (
         {% endif %}
 ),
 
-changed_documents as (
-    select distinct
-        document_number as key_value,
-        customer_number
-    from document_changes
+new_document_changes as (
+    select * from document_changes
     where
         {% if increment %}
             change_sequence > {{ journal_since('open_items') }}
@@ -49,25 +46,25 @@ changed_documents as (
         {% endif %}
 ),
 
+changed_documents as (
+    select distinct
+        document_number as key_value,
+        customer_number
+    from new_document_changes
+),
+
 revenue_documents as (
     select distinct
         document_number as key_value,
         customer_number
-    from document_changes
+    from new_document_changes
     where
-        {% if increment %}
-            change_sequence > {{ journal_since('open_items') }}
-            and (
-                change_operation != 'update'
-                or amount is distinct from amount_before
-                or customer_number is distinct from customer_number_before
-                or document_type_code is distinct from document_type_code_before
-                or currency_code is distinct from currency_code_before
-                or document_date is distinct from document_date_before
-            )
-        {% else %}
-            false
-        {% endif %}
+        change_operation != 'update'
+        or amount is distinct from amount_before
+        or customer_number is distinct from customer_number_before
+        or document_type_code is distinct from document_type_code_before
+        or currency_code is distinct from currency_code_before
+        or document_date is distinct from document_date_before
 ),
 
 earlier_customers as (
