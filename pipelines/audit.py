@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines.lake import Lake
+from pipelines.lake_lease import fence
 
 GENESIS = "0" * 64
 _LOCK = threading.Lock()
@@ -168,6 +169,7 @@ def mirror_to_delta(lake: Lake) -> int:
         if n > start
     ]
     if fresh:
+        fence()
         write_deltalake(target, pa.Table.from_pylist(fresh, _mirror_schema()), mode="append")
     return len(fresh)
 

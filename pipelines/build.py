@@ -146,6 +146,9 @@ class BuildPlan:
     journal_since: dict[str, int] | None = None
 
 
+RECEIVER_LOG = "legacy_cdc/receiver_log"
+
+
 def inputs_snapshot(lake: Lake) -> dict:
     """What the warehouse and gold are built from: the version of every bronze Delta table
     and of the restriction register, the dbt project's files, and where each journaled
@@ -159,7 +162,8 @@ def inputs_snapshot(lake: Lake) -> dict:
     for table in lake.delta_tables():
         rel = table[len(base) :] if table.startswith(base) else table
         rel = rel.lstrip("/")
-        if rel.startswith(("bronze/", "ops/restrictions")):
+        # the journals' file log records receivers, refused ones included: not a model input
+        if rel.startswith(("bronze/", "ops/restrictions")) and not rel.endswith(RECEIVER_LOG):
             tables[rel] = DeltaTable(table).version()
     digest = hashlib.sha256()
     for folder in (CHECKOUT_ROOT / "models", CHECKOUT_ROOT / "seeds", DBT_PROJECT):

@@ -16,6 +16,7 @@ from deltalake.exceptions import TableNotFoundError
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines.lake import Lake
+from pipelines.lake_lease import fence
 from pipelines.progress import bytes_bar
 from pipelines.sources.legacy import FILE_LOG, LandingFile, legacy_source, list_landing_files
 from pipelines.sources.legacy.extract_file import FileReport, StrictModeError
@@ -112,6 +113,7 @@ def extract_legacy(lake: Lake, strict: bool = False, pseudonym_key: bytes = b"")
                 f, text, report, lambda n: bar.advance(task, n), strict, restrict
             )
             try:
+                fence()
                 pipeline.run(source)
             except PipelineStepFailed as exc:
                 strict_error = _find_cause(exc, StrictModeError)
@@ -206,6 +208,7 @@ def extract_crm(
         landed_live=functools.partial(_crm_landed_live, lake),
     )
     try:
+        fence()
         info = pipeline.run(source)
     except PipelineStepFailed as exc:
         cause = _find_cause(exc, DataValidationError)

@@ -13,6 +13,14 @@ atomically:
 - release: put an already-expired lease with `If-Match` (the next writer takes it over).
 The generation is a fencing token: it rises with every holder and is recorded in the log
 and the audit entry of the run that held it.
+
+Fencing at commit. S3 cannot make a Delta commit conditional on another object, so the
+holder fences itself: every commit point calls `fence()` first, which refuses unless the
+lease is valid by the holder's own clock — renewed less than a TTL (minus a margin for
+clock skew) ago. A taker can only take the lease over once it has expired, so a holder
+that was paused (GC, suspended VM) or cut off from the store past its TTL finds its lease
+invalid at its next commit and stops there, never writing beside the new holder; the
+renewal thread interrupts it too as soon as the validity lapses.
 """
 
 from __future__ import annotations
@@ -34,6 +42,23 @@ class LeaseBusy(RuntimeError):
     """Another writer holds the lake's lease (the message names it)."""
 
 
+class LeaseLost(RuntimeError):
+    """This writer's lease is no longer valid: it must not commit (another may hold it)."""
+
+
+# the lease this process holds, if any: commit points fence on it
+_held: S3Lease | None = None
+# a commit must start this long before the lease would expire (clock skew, commit time)
+SKEW_MARGIN_S = 5.0
+
+
+def fence() -> None:
+    """Refuse to go on unless this process's lease (if it holds one) is valid: call before
+    every commit to an object-store lake. No-op for a local lake (the kernel lock holds)."""
+    if _held is not None:
+        _held.check()
+
+
 def _precondition_failed(exc: BaseException) -> bool:
     text = str(exc)
     return "pre-conditions" in text or "PreconditionFailed" in text or "412" in text
@@ -51,6 +76,7 @@ class S3Lease:
         self.generation = 0
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
+        self.valid_until = 0.0  # time.monotonic() after which the lease may be taken over
 
     # ---------- the object
     def _read(self) -> tuple[dict, str] | None:
@@ -70,10 +96,23 @@ class S3Lease:
 
     def _put(self, lease: dict, **condition: str) -> str:
         body = json.dumps(lease).encode()
+        sent = time.monotonic()
         got = self.fs.call_s3(
             "put_object", Bucket=self.bucket, Key=self.key, Body=body, **condition
         )
+        # valid from when the put was sent: the store may have applied it at once
+        self.valid_until = sent + max(0.0, lease["expires_at"] - time.time())
         return got["ETag"]
+
+    def check(self) -> None:
+        """LeaseLost unless the lease is still ours by our own clock (see `fence`)."""
+        left = self.valid_until - time.monotonic()
+        if left < min(SKEW_MARGIN_S, self.ttl / 4):
+            raise LeaseLost(
+                f"the lake's writer lease (generation {self.generation}) was not renewed "
+                f"for a whole TTL of {self.ttl:g} s; another writer may hold it now — "
+                "stopped before committing"
+            )
 
     def _lease(self, expires_in: float) -> dict:
         return self.info | {"generation": self.generation, "expires_at": time.time() + expires_in}
@@ -105,6 +144,8 @@ class S3Lease:
         return getattr(self, "_holder", {}) or {}
 
     def start_renewing(self) -> None:
+        global _held
+        _held = self
         self._renewer = threading.Thread(target=self._renew, name="lake-lease", daemon=True)
         self._renewer.start()
 
@@ -115,7 +156,14 @@ class S3Lease:
             except OSError as exc:
                 if not _precondition_failed(exc):
                     log.warning("lake_lease_renewal_retry", error=str(exc))
-                    continue
+                    if time.monotonic() < self.valid_until:
+                        continue
+                    log.error(
+                        "lake_lease_expired",
+                        detail="the store could not be reached for a whole TTL; stopping",
+                    )
+                    _thread.interrupt_main()
+                    return
                 log.error(
                     "lake_lease_lost",
                     detail="another writer took the lake's lease over; stopping at once",
@@ -124,6 +172,9 @@ class S3Lease:
                 return
 
     def release(self) -> None:
+        global _held
+        if _held is self:
+            _held = None
         self._stop.set()
         if self._renewer is not None:
             self._renewer.join(timeout=10)

@@ -19,6 +19,7 @@ from deltalake import write_deltalake
 
 from pipelines.increment import INCREMENTAL_TABLES, touched_filter, touched_keys_sql
 from pipelines.lake import Lake
+from pipelines.lake_lease import fence
 from pipelines.warehouse import connect
 
 if TYPE_CHECKING:
@@ -68,6 +69,7 @@ def publish_gold(lake: Lake, rebuilt: set[tuple[str, str]] | None = None) -> dic
                 continue
             rows = [0]
             reader = con.execute(f"select * from marts.{mart}").fetch_record_batch(100_000)
+            fence()
             write_deltalake(
                 target,
                 _counting(reader, rows),
@@ -126,6 +128,7 @@ def _merge_touched(con: duckdb.DuckDBPyConnection, mart: str, target: str) -> in
         pa.schema([*schema, pa.field("_lb_delete", pa.bool_())])
     )
     columns = {c: f"s.{c}" for c in schema.names}
+    fence()
     (
         dt.merge(source, predicate=f"t.{key} = s.{key}", source_alias="s", target_alias="t")
         .when_matched_delete(predicate="s._lb_delete")

@@ -24,6 +24,7 @@ from pipelines.lake import Lake
 from pipelines.sources.journals.apply import apply_journal, changes_path, load_state
 from pipelines.sources.journals.feeds import journal_by_name
 from pipelines.sources.journals.read import JournalError
+from pipelines.sources.journals.receiver_log import read_receiver_log, receiver_log_path
 from pipelines.sources.journals.reconcile import drift, state_at
 from tests.conftest import ROOT
 
@@ -414,11 +415,20 @@ def test_a_bad_receiver_is_refused_whole_and_the_journal_waits_at_its_gap(lake: 
     assert "byte offset" in report.rejected["JRNCUST_R000005.dat"]
     assert report.gap is not None  # the middle's entries are missing: the journal waits
     assert report.watermark < _kind(middle[-1])[0]
+    logged = {r["receiver"]: r for r in read_receiver_log(lake)}
+    assert {n for n, r in logged.items() if r["status"] == "rejected"} == set(report.rejected)
+    assert "byte offset" in logged["JRNCUST_R000002.dat"]["reason"]
+    assert logged["JRNCUST_R000001.dat"]["status"] == "applied"
+    version = DeltaTable(receiver_log_path(lake)).version()
+    apply_journal(lake, JOURNAL, "r1b")  # nothing new: the file log gets no new version
+    assert DeltaTable(receiver_log_path(lake)).version() == version
     for name in ("JRNCUST_R000004.dat", "JRNCUST_R000005.dat"):
         (_folder(lake) / name).unlink()
     (_folder(lake) / "JRNCUST_R000002.dat").write_bytes(b"".join(middle))  # a good copy
     again = apply_journal(lake, JOURNAL, "r2")
     assert not again.rejected and again.gap is None
+    good = {r["receiver"]: r for r in read_receiver_log(lake)}["JRNCUST_R000002.dat"]
+    assert good["status"] == "applied" and good["reason"] is None and good["run_id"] == "r2"
     _assert_truth(lake)
 
 

@@ -90,3 +90,36 @@ def test_a_writer_on_another_machine_is_refused_until_the_lease_expires(
     assert released["released"] is True
     with lake_lock(tmp_path / "c", "run", 0, lake.data):  # a released lease is free at once
         pass
+
+
+def test_a_writer_whose_lease_lapsed_commits_nothing(
+    s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A holder paused past its TTL (here: its renewal stopped, as a frozen VM's would) may
+    have been taken over: its next commit is refused before anything is written, and the
+    other machine's writer takes the lease with a higher generation."""
+    from deltalake import DeltaTable
+    from deltalake.exceptions import TableNotFoundError
+
+    from pipelines import lake_lease
+    from pipelines.audit import AuditLog, mirror_to_delta
+
+    for k, v in (s3.env() | {"LEDGERBRIDGE_LEASE_TTL": "2"}).items():
+        monkeypatch.setenv(k, v)
+    lake = Lake.from_url(f"s3://{s3.bucket}/fenced", s3.region, s3.endpoint)
+    AuditLog(lake).record("tester", "probe", "ok")
+    with lake_lock(tmp_path / "a", "run", 0, lake.data):
+        held = lake_lease._held
+        assert held is not None
+        lake_lease.fence()  # fresh: commits go ahead
+        held._stop.set()  # the renewal stops, as if the process were frozen
+        held._renewer.join(timeout=5)
+        time.sleep(2.5)
+        with lake_lock(tmp_path / "b", "run", 0, lake.data):  # taken over on another machine
+            assert held.generation + 1 == lake_lease._held.generation
+        lake_lease._held = held  # back to the first writer, unaware
+        with pytest.raises(lake_lease.LeaseLost, match="stopped before committing"):
+            mirror_to_delta(lake)
+    with pytest.raises(TableNotFoundError):
+        DeltaTable(str(lake.audit_mirror))
+    assert lake_lease._held is None

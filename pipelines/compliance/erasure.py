@@ -32,6 +32,7 @@ from pipelines.compliance.restrictions import PERSONAL_MASTER_COLUMNS, pseudonym
 from pipelines.compliance.retention import RETENTION_YEARS
 from pipelines.contracts import data_map_tables
 from pipelines.lake import Lake
+from pipelines.lake_lease import fence
 
 # the date column that places a record of an accounting table in its year
 RECORD_DATES = {
@@ -88,6 +89,7 @@ def _restrict_table(
         if name in table.column_names:
             i = table.column_names.index(name)
             table = table.set_column(i, name, pseudonymise_rows(table[name], key, mask))
+    fence()
     write_deltalake(_uri(lake, location), table, mode="overwrite")
     return hits
 

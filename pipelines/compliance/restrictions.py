@@ -18,6 +18,7 @@ from deltalake.exceptions import TableNotFoundError
 
 from pipelines.compliance.pseudonyms import pseudonym
 from pipelines.lake import Lake
+from pipelines.lake_lease import fence
 
 # the customer master's columns that identify a person (data_map.yml, bronze/legacy/customers)
 PERSONAL_MASTER_COLUMNS = (
@@ -85,6 +86,7 @@ def _write(lake: Lake, rows: list[dict]) -> None:
         ],
         SCHEMA,
     )
+    fence()
     write_deltalake(location(lake), table, mode="overwrite")
 
 

@@ -21,6 +21,7 @@ from deltalake.exceptions import TableNotFoundError
 
 from pipelines.crm.connector import CrmConnector, RecordUpdate
 from pipelines.lake import Lake
+from pipelines.lake_lease import fence
 from pipelines.writeback import finance_status
 
 OBJECT_TYPE = "companies"
@@ -125,6 +126,7 @@ def _batches(changes: list[Change], size: int) -> Iterator[list[Change]]:
 
 def _save(lake: Lake, state_rows: list[dict], log_rows: list[dict]) -> None:
     if log_rows:
+        fence()
         write_deltalake(log_path(lake), pa.Table.from_pylist(log_rows, LOG_SCHEMA), mode="append")
     if not state_rows:
         return
@@ -132,8 +134,10 @@ def _save(lake: Lake, state_rows: list[dict], log_rows: list[dict]) -> None:
     try:
         target = DeltaTable(state_path(lake))
     except TableNotFoundError:
+        fence()
         write_deltalake(state_path(lake), source)
         return
+    fence()
     (
         target.merge(
             source,

@@ -17,6 +17,7 @@ from deltalake import write_deltalake
 
 from pipelines.crm.connector import CrmConnector
 from pipelines.lake import Lake
+from pipelines.lake_lease import fence
 
 SCHEMA = pa.schema(
     [
@@ -59,6 +60,7 @@ def detect_schema_changes(
     if changes:
         at = datetime.now(UTC)
         rows = [asdict(c) | {"run_id": run_id, "detected_at": at} for c in changes]
+        fence()
         write_deltalake(
             str(lake.ops / "crm_schema_changes"), pa.Table.from_pylist(rows, SCHEMA), mode="append"
         )

@@ -36,6 +36,7 @@ from deltalake.exceptions import TableNotFoundError
 
 from pipelines.contracts import enforce
 from pipelines.lake import Lake
+from pipelines.lake_lease import fence
 from pipelines.sources.journals import feeds as jf
 from pipelines.sources.journals.read import (
     ENTRY_META,
@@ -183,6 +184,7 @@ def rebaseline(
         pa.array([extract_date] * base.num_rows, rows["_extract_date"].type),
     ).append_column("baseline_sequence", pa.array([sequence] * base.num_rows, pa.int64()))
     base = enforce("legacy_cdc", f"{journal.name}_base", base)
+    fence()
     write_deltalake(base_path(lake, journal.name), base, mode="overwrite", schema_mode="overwrite")
     state["baseline"] = {"extract_date": str(extract_date), "sequence": sequence}
     # entries up to the extract's position are in it; the journal goes on after the later of
@@ -217,6 +219,7 @@ def apply_journal(
     if entries.table.num_rows == 0:
         report.watermark = state["watermark"] or 0
         _account(report, entries, None)
+        _log_receivers(lake, journal, entries, run_id)
         return report
     if ensure_baseline(lake, journal, state):
         save_state(lake, journal.name, state)
@@ -329,6 +332,7 @@ def apply_journal(
         if journal.image_feed == "customers":
             log = _restricted(lake, log, pseudonym_key)
         log = enforce("legacy_cdc", f"{journal.name}_changes", log)
+        fence()
         write_deltalake(changes_path(lake, journal.name), log, mode="append")
     report.applied = len(fresh)
     _kill_point("after_append")
@@ -342,7 +346,17 @@ def apply_journal(
     _kill_point("after_state")
     report.watermark, report.gap = new_watermark, gap
     _account(report, entries, outcome)
+    _log_receivers(lake, journal, entries, run_id)
     return report
+
+
+def _log_receivers(lake: Lake, journal: jf.JournalFeed, entries: Entries, run_id: str) -> None:
+    """Every receiver's outcome into the journals' file log (refused ones with why)."""
+    from pipelines.sources.journals.receiver_log import record_receivers
+
+    record_receivers(
+        lake, journal.name, entries.fingerprints, entries.entries_per_file, entries.rejected, run_id
+    )
 
 
 def _account(report: ApplyReport, entries: Entries, outcome: object) -> None:
@@ -423,6 +437,7 @@ def _quarantine(
         )
     if out:
         table = enforce("legacy_cdc", "quarantine", pa.Table.from_pylist(out, QUARANTINE_SCHEMA))
+        fence()
         write_deltalake(quarantine_path(lake), table, mode="append")
 
 
@@ -518,6 +533,7 @@ def ensure_change_log(lake: Lake, journal: jf.JournalFeed) -> bool:
     empty = pa.schema([*(pa.field(k, t) for k, t in header.items()), *image]).empty_table()
     log = _change_rows(empty, journal.name, [f.name for f in image], [], [], "")
     log = enforce("legacy_cdc", f"{journal.name}_changes", log)
+    fence()
     write_deltalake(changes_path(lake, journal.name), log, mode="append")
     return True
 

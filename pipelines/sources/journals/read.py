@@ -9,6 +9,7 @@ would be lost): it stops the journal with file, entry number and byte offset.
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,8 @@ class Entries:
     # receivers not applied at all, with the reason (e.g. entries for another object)
     rejected: dict[str, str] = field(default_factory=dict)
     entries_per_file: dict[str, int] = field(default_factory=dict)
+    # receiver → `size:crc32` of its bytes: a new copy of a refused receiver is told apart
+    fingerprints: dict[str, str] = field(default_factory=dict)
 
 
 _STAMP = r"^(\d{4}-\d{2}-\d{2})-(\d{2})\.(\d{2})\.(\d{2})\.(\d{6})$"
@@ -79,11 +82,13 @@ def read_entries(lake: Lake, journal: JournalFeed) -> Entries:
     files = receivers(lake, journal)
     rejected: dict[str, str] = {}
     per_file: dict[str, int] = {}
+    prints: dict[str, str] = {}
     required = set(image_feed.required)
     for path in files:
         with fsspec.open(path, "rb") as fh:
             data = fh.read()
         name = Path(path).name
+        prints[name] = f"{len(data)}:{zlib.crc32(data):08x}"
         # a receiver that is empty, cut short or not a journal is refused whole, named with
         # where and why; the other receivers go on (the journal then waits at the gap its
         # entries leave, until a good copy of the receiver arrives)
@@ -149,7 +154,7 @@ def read_entries(lake: Lake, journal: JournalFeed) -> Entries:
         )
         raw_images.append(records[:, esd.offset :])
     if not tables:
-        return Entries(pa.table({}), files, rejected, per_file)
+        return Entries(pa.table({}), files, rejected, per_file, prints)
     table = pa.concat_tables(tables)
     raw = np.concatenate(raw_images)
     order = np.argsort(table.column("joseqn").to_numpy(), kind="stable")
@@ -174,7 +179,7 @@ def read_entries(lake: Lake, journal: JournalFeed) -> Entries:
     table = table.set_column(
         table.column_names.index("joentt"), "joentt", pc.utf8_trim_whitespace(table["joentt"])
     )
-    return Entries(table, files, rejected, per_file)
+    return Entries(table, files, rejected, per_file, prints)
 
 
 def _header_only(layout):  # noqa: ANN001

@@ -19,6 +19,7 @@ from deltalake.exceptions import TableNotFoundError
 
 from pipelines.contracts import enforce
 from pipelines.lake import Lake
+from pipelines.lake_lease import fence
 from pipelines.sources.journals.apply import base_path, changes_path, load_state
 from pipelines.sources.journals.feeds import JournalFeed
 from pipelines.sources.journals.read import JournalError
@@ -147,6 +148,7 @@ def drift(
             }
             for d in diffs
         ]
+        fence()
         write_deltalake(
             str(lake.ops / "cdc_drift"), pa.Table.from_pylist(rows, DRIFT_SCHEMA), mode="append"
         )
@@ -192,6 +194,7 @@ def compact(lake: Lake, journal: JournalFeed) -> int:
     itself only appends to the change log."""
     table = current_state(lake, journal, load_state(lake, journal.name)["watermark"])
     table = enforce("legacy_cdc", journal.name, table)
+    fence()
     write_deltalake(
         str(lake.bronze / "legacy_cdc" / journal.name),
         table,

@@ -31,6 +31,7 @@ from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
 from pipelines.lake import Lake
+from pipelines.lake_lease import fence
 from pipelines.sources.journals import feeds as jf
 from pipelines.sources.journals.apply import (
     changes_path,
@@ -137,6 +138,7 @@ def _merge(lake: Lake, journal: jf.JournalFeed, latest: pl.DataFrame, extract_da
     target_schema = pa.schema(dt.schema().to_arrow())
     source = source.cast(pa.schema([*target_schema, pa.field("_operation", pa.string())]))
     key = journal.key
+    fence()
     (
         dt.merge(
             source,
@@ -193,6 +195,7 @@ def refresh_state(lake: Lake, journal: jf.JournalFeed, run_id: str) -> StateRepo
     position = int(state["baseline"]["sequence"])
     if rebuild:
         table = _full_state(lake, journal, extract_date, position, through)
+        fence()
         write_deltalake(
             state_table_path(lake, journal.name),
             table.to_arrow(),
@@ -264,5 +267,6 @@ def write_positions(lake: Lake) -> bool:
             return False
     except TableNotFoundError:
         pass
+    fence()
     write_deltalake(positions_path(lake), table, mode="overwrite", schema_mode="overwrite")
     return True
