@@ -551,7 +551,7 @@ def bench_api(customers: int, requests: int = 5_000) -> None:
         t = time.perf_counter()
         _synthetic_warehouse(lake.warehouse, customers)
         built = time.perf_counter() - t
-        key = ApiKeyStore(lake.ops / "api_keys.json").create(
+        key = ApiKeyStore(lake.api_keys).create(
             "bench", ["financial-status:read", "open-items:read"]
         )
         with socket.socket() as sock:

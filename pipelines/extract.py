@@ -132,6 +132,14 @@ def extract_legacy(lake: Lake, strict: bool = False, pseudonym_key: bytes = b"")
                 reason=report.reason,
             )
             result.files.append(report)
+    if restricted:
+        # files delivered after a restriction hold the customers' clear values again: they
+        # landed pseudonymised above; now the landing copies are overwritten too (here, not
+        # in a caller, so no way of extracting skips this GDPR step)
+        from pipelines.compliance.landing_rewrite import rewrite_customer_records
+
+        for path in rewrite_customer_records(lake, restricted, pseudonym_key):
+            log.info("landing_file_restricted", file=path)
     return result
 
 
@@ -255,8 +263,8 @@ def apply_journals(lake: Lake, run_id: str, pseudonym_key: bytes = b"") -> list:
             )
         for receiver, why in report.rejected.items():
             log.error("journal_receiver_rejected", journal=journal.name, file=receiver, reason=why)
-        if report.before_baseline:
-            log.warning(
+        if report.before_baseline:  # expected, not a problem: the summary accounts them
+            log.info(
                 "journal_entries_before_baseline",
                 journal=journal.name,
                 entries=report.before_baseline,

@@ -132,6 +132,21 @@ class Lake:
         return self.data / "ops"
 
     @property
+    def analyst_database(self) -> Path:
+        """The analysts' copy of the warehouse, personal columns pseudonymised."""
+        return self.root / "analyst.duckdb"
+
+    @property
+    def api_keys(self) -> Path:
+        """The serving API's keys (hashes only)."""
+        return self.ops / "api_keys.json"
+
+    @property
+    def suppression_list(self) -> Path:
+        """People never to land again (keyed hashes of their e-mail addresses)."""
+        return self.ops / "suppression.json"
+
+    @property
     def audit(self) -> Path:
         """The append-only, hash-chained audit log (see pipelines/audit.py)."""
         return self.root / "audit"
@@ -157,7 +172,17 @@ class Lake:
         return sorted(fs.unstrip_protocol(r) for r in roots)
 
     def holds_data(self) -> bool:
-        return any(p.exists() for p in (self.landing, self.bronze, self.warehouse, self.gold))
+        """Whether anything has been delivered or written here (empty folders a refused
+        command left behind do not count)."""
+        if self.warehouse.exists():
+            return True
+        for p in (self.landing, self.bronze, self.gold):
+            if isinstance(p, Path):
+                if p.is_dir() and any(f.is_file() for f in p.rglob("*")):
+                    return True
+            elif p.exists() and p.fs.find(p.path, maxdepth=None, withdirs=False):
+                return True
+        return False
 
     def wipe(self) -> None:
         """Remove the data a run wrote; the run logs stay (they are the record of what ran)."""

@@ -86,6 +86,7 @@ def record_traceback(log_dir: Path, run_id: str, command: str, exc: BaseExceptio
         "run_id": run_id,
         "level": "error",
         "timestamp": datetime.now(UTC).isoformat(),
+        "error": f"{type(exc).__name__}: {exc}",
         "traceback": "".join(traceback.format_exception(exc)),
     }
     with (log_dir / f"{run_id}.jsonl").open("a", encoding="utf-8") as fh:

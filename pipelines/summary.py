@@ -195,3 +195,25 @@ def held_input(extract: ExtractResult) -> list[str]:
                 f"(applied through {j.watermark:,})"
             )
     return lines
+
+
+ORPHAN_DOCUMENTS = "relationships_stg_legacy__open_items_customer_number"
+
+
+def explain_warning(warning: str) -> str:
+    """A dbt test warning as a sentence a person can act on (unknown ones as dbt says)."""
+    import re
+
+    count = re.search(r"Got (\d+) result", warning)
+    n = int(count.group(1)) if count else 0
+    if ORPHAN_DOCUMENTS in warning:
+        return (
+            f"{n:,} AR documents are posted to a customer number the customer master does not "
+            "hold (its master record was quarantined or never delivered): they are in the "
+            "invoices, open items and ageing, but in no customer's financial status and not "
+            "written to the CRM. Correct the master record at the source; list them with: "
+            'ledgerbridge sql "select o.document_number, o.customer_number from '
+            "staging.stg_legacy__open_items o anti join staging.stg_legacy__customers c "
+            'using (customer_number)"'
+        )
+    return f"dbt test warning: {warning}"

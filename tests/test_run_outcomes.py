@@ -41,7 +41,9 @@ def test_a_failing_command_is_one_line_audited_with_the_traceback_in_its_log(
     assert build.returncode == 1
     assert "Traceback" not in build.stderr
     error = [line for line in build.stderr.splitlines() if line.startswith("Error: ")]
-    assert len(error) == 1 and error[0].startswith("Error: build failed: ")
+    assert len(error) == 1 and error[0].startswith("Error: build failed: nothing has landed")
+    assert "`ledgerbridge run`" in error[0]  # what to run
+    assert not (lake / "warehouse.duckdb").exists()
     entry = _audit(lake)[-1]
     assert (entry["action"], entry["outcome"]) == ("build", "error")
     assert entry["details"]["reason"] in error[0]

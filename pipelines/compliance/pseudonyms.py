@@ -90,7 +90,7 @@ def build_analyst_database(
     from pipelines.increment import INCREMENTAL_TABLES, touched_filter
     from pipelines.warehouse import connect
 
-    target = lake.root / "analyst.duckdb"
+    target = lake.analyst_database
     tmp = target.with_suffix(".tmp")
     tmp.unlink(missing_ok=True)
     begun = time.monotonic()

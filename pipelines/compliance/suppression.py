@@ -19,7 +19,7 @@ def token(key: bytes, email: str) -> str:
 
 
 def _path(lake: Lake):
-    return lake.ops / "suppression.json"
+    return lake.suppression_list
 
 
 def suppressed(lake: Lake) -> set[str]:

@@ -1,0 +1,65 @@
+"""`demo` (the embedded default's sources) and `crm-sandbox` (its CRM, served)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+import click
+
+from pipelines import jobs
+from pipelines.cli.base import command, with_session, writes_lake
+from pipelines.jobs import Session
+from pipelines.progress import console
+
+
+@command()
+@click.option("--customers", type=int, default=None, help="Customers to generate (100 to 2M).")
+@click.option("--seed", type=int, default=None, help="Random seed (same seed, same lake).")
+@click.option(
+    "--as-of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Extract date of the demo files (default 2026-10-30).",
+)
+@click.option("--fresh", is_flag=True, help="Wipe the lake first if it already holds data.")
+@with_session
+@writes_lake
+def demo(
+    session: Session, customers: int | None, seed: int | None, as_of: datetime | None, fresh: bool
+) -> None:
+    """Generate the demo legacy extracts and CRM sandbox data (and their ground truth)."""
+    n = customers or session.settings.demo_customers
+    truth = jobs.demo(session, customers, seed, as_of.date() if as_of else None, fresh)
+    console.print(
+        f"demo: {n:,} customers, {len(truth['files'])} legacy files in {session.lake.landing}; "
+        "next: `ledgerbridge run`"
+    )
+
+
+@command("crm-sandbox")
+@click.option("--port", type=int, default=8765, show_default=True)
+@click.option(
+    "--token",
+    envvar="LEDGERBRIDGE_CRM_TOKEN",
+    default=None,
+    help="Bearer token clients must send (default: a new random one, printed).",
+)
+@click.option(
+    "--rate-limit",
+    type=int,
+    default=1000,
+    show_default=True,
+    help="Requests per 10 s before the sandbox answers 429.",
+)
+@with_session
+def crm_sandbox(session: Session, port: int, token: str | None, rate_limit: int) -> None:
+    """Serve the CRM sandbox (HubSpot CRM v3 subset) on 127.0.0.1 until interrupted."""
+    from pipelines.crm_sandbox.server import serve_forever
+
+    token = token or secrets.token_urlsafe(24)
+    console.print(f"CRM sandbox on http://127.0.0.1:{port} — token: {token}")
+    serve_forever(session.lake.crm_sandbox_db, token, port, rate_limit)
+
+
+COMMANDS = [demo, crm_sandbox]
