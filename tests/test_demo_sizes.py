@@ -38,7 +38,7 @@ def test_a_demo_that_fails_midway_leaves_the_lake_empty(
 
     session = _session(tmp_path / "half")
 
-    def fail_after_landing(lake, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def fail_after_landing(lake: object, *args: object, **kwargs: object) -> None:
         (lake.legacy_landing / "customers").mkdir(parents=True, exist_ok=True)
         (lake.legacy_landing / "customers" / "ARCUST_D20261030.dat").write_bytes(b"half")
         raise OSError("disk full")
