@@ -124,9 +124,7 @@ def test_every_command_on_an_empty_lake_says_what_to_run(tmp_path: Path) -> None
         assert "`ledgerbridge " in errors[0], f"{name} does not say what to run: {errors[0]}"
     assert not (lake / "warehouse.duckdb").exists()
     assert not any((lake / d).exists() for d in ("bronze", "gold", "landing"))
-    entries = [
-        json.loads(x) for x in (lake / "audit" / "audit.jsonl").read_text().splitlines()
-    ]
+    entries = [json.loads(x) for x in (lake / "audit" / "audit.jsonl").read_text().splitlines()]
     assert len([e for e in entries if e["outcome"] in ("error", "failed")]) == len(EMPTY_LAKE)
     assert ledgerbridge(lake, "audit", "verify").returncode == 0
 
