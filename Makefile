@@ -32,7 +32,7 @@ pipelines: setup ## Run the main job on the embedded default lake (lake/)
 	$(RUN) run
 
 pipelines-s3: setup ## The main job on an S3 object store: a local SeaweedFS server (EU region) on loopback
-	$(VENV)/bin/python -m pipelines.s3_sandbox -- $(RUN) run
+	$(VENV)/bin/python -m pipelines.embedded.s3_sandbox -- $(RUN) run
 
 test: setup ## Run the test suite (fast tests; CI's path)
 	$(VENV)/bin/pytest -q

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.demo import legacy_files as lf
-from pipelines.demo import pools
-from pipelines.demo.world import to_days
+from pipelines.embedded.demo import legacy_files as lf
+from pipelines.embedded.demo import pools
+from pipelines.embedded.demo.world import to_days
 from pipelines.sources.legacy.extract_file import LegacyFile
 from pipelines.sources.legacy.feeds import feed_by_name
 
@@ -453,8 +453,8 @@ def bench_increment(customers: int, fraction: float = 0.01) -> None:
     """The whole flow on a `customers`-customer demo, then a change set touching `fraction`
     of the customers and of the items ledger, applied by `ledgerbridge run` as a journal
     increment: the increment's wall time against the full run's, in one run."""
-    from pipelines.demo.change_set import write_change_set
-    from pipelines.lake import Lake
+    from pipelines.embedded.demo.change_set import write_change_set
+    from pipelines.lake.paths import Lake
 
     with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
         lake = Path(tmp) / "lake"
@@ -542,7 +542,7 @@ def bench_api(customers: int, requests: int = 5_000) -> None:
     import httpx
     import numpy as np
 
-    from pipelines.lake import Lake
+    from pipelines.lake.paths import Lake
     from pipelines.serving.keys import ApiKeyStore
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -658,9 +658,9 @@ def _customer_extract(path: Path, rows: int, as_of: date) -> None:
 def _change_journal(extract: Path, folder: Path, changes: int, day: date) -> int:
     """`changes` credit-limit updates (UB + UP) of distinct customers, most under commitment
     control, delivered as three receivers."""
-    from pipelines import encoding
     from pipelines.copybook import parse_copybook
-    from pipelines.demo.journals import _Journal
+    from pipelines.embedded.demo import encoding
+    from pipelines.embedded.demo.journals import _Journal
     from pipelines.sources.journals.feeds import journal_by_name
 
     journal = journal_by_name("customers")
@@ -701,8 +701,8 @@ def bench_cdc(rows: int, change_percent: float = 1.0, repeats: int = 3) -> None:
     from pipelines.decoding.decode_file import decode_file
     from pipelines.decoding.framing import Framing
     from pipelines.decoding.records import DecodeOptions
-    from pipelines.extract import extract_legacy
-    from pipelines.lake import Lake
+    from pipelines.lake.paths import Lake
+    from pipelines.sources.extract import extract_legacy
     from pipelines.sources.journals.apply import (
         apply_journal,
         changes_path,
@@ -783,8 +783,8 @@ def bench_cdc(rows: int, change_percent: float = 1.0, repeats: int = 3) -> None:
 def bench_crm(contacts: int) -> None:
     """`ledgerbridge extract crm` (first run: full list paging) against a sandbox holding
     `contacts` contacts: rows/s and the peak memory of the command, sampled."""
-    from pipelines.crm_sandbox.store import CrmStore
-    from pipelines.lake import Lake
+    from pipelines.embedded.crm_sandbox.store import CrmStore
+    from pipelines.lake.paths import Lake
 
     stamp = "2026-10-01T08:00:00.000Z"
     with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:

@@ -29,7 +29,7 @@ from typing import Any
 import structlog
 
 from pipelines.config import Settings, load_settings
-from pipelines.lake import Lake
+from pipelines.lake.paths import Lake
 
 log = structlog.get_logger("ledgerbridge.jobs")
 # the demo's world is plausible from this size on (a few customers per segment and status)
@@ -52,7 +52,7 @@ class Session:
 
     @classmethod
     def open(cls, lake_url: str | None = None, run_id: str | None = None) -> Session:
-        from pipelines.logs import new_run_id
+        from pipelines.operations.logs import new_run_id
 
         settings = load_settings(lake=lake_url)
         lake = Lake.from_url(settings.lake, settings.s3_region, settings.s3_endpoint)
@@ -98,7 +98,7 @@ def record(
     """One audit entry. A failure of the audit log itself is logged, never raised over the
     error being recorded. Failures on a lake that does not exist yet are logged only (an
     audit folder is not created at a mistyped path)."""
-    from pipelines.audit import AuditLog, local_actor
+    from pipelines.operations.audit import AuditLog, local_actor
 
     if outcome not in ("ok", "partial") and not session.lake.root.exists():
         log.warning("not_audited", action=action, outcome=outcome, reason="no lake here")
@@ -137,7 +137,7 @@ def audited(session: Session, action: str, target: str = "") -> Iterator[AuditEn
 def writing(session: Session, command: str, wait_s: float = 0) -> Iterator[None]:
     """Hold the lake's writer lock (and an object store's lease) for the block: one writer
     per lake. A refusal (LakeBusy, naming the holder) is audited as `refused`."""
-    from pipelines.lake_lock import LakeBusy, lake_lock
+    from pipelines.lake.lock import LakeBusy, lake_lock
 
     store = session.lake.data if session.lake.remote else None
     try:
@@ -151,7 +151,7 @@ def writing(session: Session, command: str, wait_s: float = 0) -> Iterator[None]
 
 def require_role(session: Session, role: str, action: str) -> None:
     """Stop unless the local user holds `role`; a refusal is audited as `denied`."""
-    from pipelines.access import AccessDenied, require
+    from pipelines.compliance.access import AccessDenied, require
 
     try:
         require(role, session.settings.access)
@@ -198,7 +198,7 @@ def crm_endpoint(session: Session, stack: ExitStack) -> tuple[str, str]:
         if s.crm_token is None:
             raise JobError("LEDGERBRIDGE_CRM_TOKEN must be set with LEDGERBRIDGE_CRM_BASE_URL")
         return s.crm_base_url, s.crm_token.get_secret_value()
-    from pipelines.crm_sandbox.server import SandboxServer
+    from pipelines.embedded.crm_sandbox.server import SandboxServer
 
     if not session.lake.crm_sandbox_db.exists():
         raise JobError(
@@ -280,8 +280,8 @@ def _generate_demo(
 ) -> dict:
     """A demo that fails leaves an empty lake as empty as it found it (a half-written demo
     would be refused by the next one)."""
-    from pipelines.demo.generate import DEFAULT_AS_OF, generate_demo
-    from pipelines.progress import count_bar
+    from pipelines.embedded.demo.generate import DEFAULT_AS_OF, generate_demo
+    from pipelines.operations.progress import count_bar
 
     n = customers or session.settings.demo_customers
     if not MIN_DEMO_CUSTOMERS <= n <= MAX_DEMO_CUSTOMERS:
@@ -317,7 +317,7 @@ def extract(
     """Land what is new: legacy files (restricted customers pseudonymised, landing copies
     rewritten), journal changes, the journaled files' state, the CRM. An unreachable CRM
     does not stop `all`: the result says so and the legacy side goes on."""
-    from pipelines.extract import (
+    from pipelines.sources.extract import (
         ExtractFailed,
         ExtractResult,
         apply_journals,
@@ -397,8 +397,8 @@ def crm_unreachable(exc: BaseException) -> str | None:
 
 def build(session: Session) -> tuple[Any, Any]:
     """dbt: the journal increment when that is all that changed, else a full build."""
-    from pipelines.build import build as run_build
-    from pipelines.build import plan_build
+    from pipelines.models.build import build as run_build
+    from pipelines.models.build import plan_build
 
     require_landed(session)
     with audited(session, "build") as entry:
@@ -421,7 +421,7 @@ def publish(
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Gold Delta tables and the analysts' copy from the warehouse: (rows per gold table,
     personal columns masked per analyst table)."""
-    from pipelines.publish import publish_gold
+    from pipelines.models.publish import publish_gold
 
     require_warehouse(session)
     gold = publish_gold(session.lake, rebuilt)
@@ -430,8 +430,8 @@ def publish(
 
 def rebuild(session: Session) -> None:
     """Warehouse, gold and the analysts' copy again from bronze (after bronze was changed)."""
-    from pipelines.build import build as run_build
-    from pipelines.publish import publish_gold
+    from pipelines.models.build import build as run_build
+    from pipelines.models.publish import publish_gold
 
     run_build(session.lake)
     publish_gold(session.lake)
@@ -476,13 +476,13 @@ def run_pipeline(
     """The main job: the demo sources if the lake has none (and no CRM is configured),
     extract, build (the increment when only journal changes arrived; nothing when nothing
     is new), publish gold and the analysts' copy, audit, mark residency."""
-    from pipelines.audit import mirror_to_delta
-    from pipelines.build import build as run_build
-    from pipelines.build import inputs_snapshot, nothing_new, plan_build, record_published
-    from pipelines.demo.generate import demo_exists
-    from pipelines.publish import publish_gold
-    from pipelines.residency import describe, record_on_tables
-    from pipelines.summary import held_input
+    from pipelines.embedded.demo.generate import demo_exists
+    from pipelines.lake.residency import describe, record_on_tables
+    from pipelines.models.build import build as run_build
+    from pipelines.models.build import inputs_snapshot, nothing_new, plan_build, record_published
+    from pipelines.models.publish import publish_gold
+    from pipelines.operations.audit import mirror_to_delta
+    from pipelines.operations.summary import held_input
 
     started = time.monotonic()
     lake = session.lake
@@ -617,10 +617,10 @@ def forget(
     suppressed in later extracts; warehouse, gold and analysts' copy rebuilt from the
     corrected bronze; only then Delta history and dlt packages purged (so no earlier
     version still holds them). Role: dpo."""
-    from pipelines.audit import mirror_to_delta
     from pipelines.compliance.erasure import finish
     from pipelines.compliance.erasure import forget as erase
     from pipelines.compliance.suppression import suppress as add_to_list
+    from pipelines.operations.audit import mirror_to_delta
 
     require_role(session, "dpo", "erasure")
     if bool(email) == bool(customer):
@@ -658,9 +658,9 @@ def forget(
 def retention(session: Session, day: date, dry_run: bool = False) -> Any:
     """Purge what has passed its retention period on `day`, then rebuild from bronze and
     purge Delta history (nothing is rebuilt on a dry run or when nothing passed). Role: dpo."""
-    from pipelines.audit import mirror_to_delta
     from pipelines.compliance.erasure import ErasureReport, finish
     from pipelines.compliance.retention import apply_retention
+    from pipelines.operations.audit import mirror_to_delta
 
     require_role(session, "dpo", "retention")
     require_data(session, "purge")
@@ -727,7 +727,7 @@ def cdc_status(session: Session) -> list[dict]:
 
 def cdc_compact(session: Session) -> list:
     """Bring each journaled file's state up to date."""
-    from pipelines.extract import refresh_states
+    from pipelines.sources.extract import refresh_states
 
     require_landed(session)
     with audited(session, "cdc_compact"):
@@ -855,7 +855,7 @@ def sql_query(session: Session, query: str, role: str) -> tuple[list[str], list[
 
 def serving_app(session: Session) -> Any:
     """The curated-view API over the published warehouse snapshot."""
-    from pipelines.audit import AuditLog
+    from pipelines.operations.audit import AuditLog
     from pipelines.serving.api import create_api
     from pipelines.serving.snapshot import WarehouseSnapshot
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.access import AccessDenied, require, roles_of
-from pipelines.lake import Lake
+from pipelines.compliance.access import AccessDenied, require, roles_of
+from pipelines.lake.paths import Lake
 from tests.conftest import ledgerbridge
 
 

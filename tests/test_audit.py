@@ -7,8 +7,8 @@ from pathlib import Path
 
 from deltalake import DeltaTable
 
-from pipelines.audit import AuditLog, mirror_to_delta, verify, verify_mirror
-from pipelines.lake import Lake
+from pipelines.lake.paths import Lake
+from pipelines.operations.audit import AuditLog, mirror_to_delta, verify, verify_mirror
 
 
 def test_delta_mirror_appends_only_new_entries_and_detects_tampering(tmp_path: Path) -> None:

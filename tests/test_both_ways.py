@@ -13,13 +13,13 @@ import numpy as np
 from deltalake import DeltaTable
 
 from pipelines.copybook import parse_copybook
-from pipelines.crm_sandbox.store import CrmStore
 from pipelines.decoding.records import DecodeOptions, decode_chunk
-from pipelines.demo import legacy_files as lf
-from pipelines.demo.world import to_days
-from pipelines.lake import Lake
+from pipelines.embedded.crm_sandbox.store import CrmStore
+from pipelines.embedded.demo import legacy_files as lf
+from pipelines.embedded.demo.world import to_days
+from pipelines.lake.paths import Lake
+from pipelines.models.warehouse import connect
 from pipelines.sources.legacy.feeds import feed_by_name
-from pipelines.warehouse import connect
 from pipelines.writeback.sync import log_path
 from tests.conftest import ledgerbridge
 

@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 from deltalake import DeltaTable
 
-from pipelines.demo.generate import generate_demo
-from pipelines.extract import extract_legacy
-from pipelines.lake import Lake
+from pipelines.embedded.demo.generate import generate_demo
+from pipelines.lake.paths import Lake
+from pipelines.sources.extract import extract_legacy
 from pipelines.sources.journals.apply import apply_journal, changes_path, load_state
 from pipelines.sources.journals.feeds import journal_by_name
 from pipelines.sources.journals.read import JournalError
@@ -261,7 +261,7 @@ def test_the_items_ledger_journal_applies_postings_new_documents_and_archiving(
 def _next_day_extract(lake: Lake, position: int, wrong: int | None = None) -> str | None:
     """Write a next-day full extract holding the journal's state at `position` (taken at
     that position, said in its header); with `wrong`, one customer's credit limit differs."""
-    from pipelines.demo import legacy_files as lf
+    from pipelines.embedded.demo import legacy_files as lf
     from pipelines.sources.legacy.feeds import feed_by_name
 
     rows = sorted(state_at(lake, JOURNAL, position).values(), key=lambda r: r["cm_cust_no"])

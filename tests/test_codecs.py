@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines import encoding
 from pipelines.decoding.arrow_columns import decimal_array
 from pipelines.decoding.binary import decode_binary
 from pipelines.decoding.dates import digits_to_date
 from pipelines.decoding.packed import decode_packed
 from pipelines.decoding.text import decode_text
 from pipelines.decoding.zoned import decode_zoned
+from pipelines.embedded.demo import encoding
 
 
 @st.composite

@@ -11,12 +11,12 @@ import httpx
 import pytest
 from deltalake import DeltaTable
 
-from pipelines.crm_sandbox import app as sandbox_app
-from pipelines.crm_sandbox.server import SandboxServer
-from pipelines.demo.generate import generate_demo
-from pipelines.extract import extract_crm
-from pipelines.lake import Lake
+from pipelines.embedded.crm_sandbox import app as sandbox_app
+from pipelines.embedded.crm_sandbox.server import SandboxServer
+from pipelines.embedded.demo.generate import generate_demo
+from pipelines.lake.paths import Lake
 from pipelines.sources.crm import settings as crm_settings
+from pipelines.sources.extract import extract_crm
 
 TOKEN = "test-token"
 
@@ -188,9 +188,9 @@ def _columns(lake: Lake, table: str) -> set[str]:
 
 
 def test_minimised_landing_schema_changes_and_frozen_contract(tmp_path: Path) -> None:
-    from pipelines.crm_sandbox.portal import property_definition
-    from pipelines.crm_sandbox.store import CrmStore
-    from pipelines.extract import ExtractFailed
+    from pipelines.embedded.crm_sandbox.portal import property_definition
+    from pipelines.embedded.crm_sandbox.store import CrmStore
+    from pipelines.sources.extract import ExtractFailed
 
     lake = Lake.from_url(str(tmp_path / "lake"))
     generate_demo(lake, customers=80, seed=9, as_of=date(2026, 10, 30))
@@ -262,7 +262,7 @@ def _extract_until_rate_limited(lake: Lake, server: SandboxServer) -> None:
 
 
 def _bronze_matches_sandbox(lake: Lake) -> None:
-    from pipelines.crm_sandbox.store import CrmStore
+    from pipelines.embedded.crm_sandbox.store import CrmStore
 
     store = CrmStore(lake.crm_sandbox_db)
     try:
@@ -287,7 +287,7 @@ def _bronze_matches_sandbox(lake: Lake) -> None:
 
 
 def test_killed_mid_paging_the_next_run_loses_and_duplicates_nothing(tmp_path: Path) -> None:
-    from pipelines.crm_sandbox.store import CrmStore
+    from pipelines.embedded.crm_sandbox.store import CrmStore
 
     lake = Lake.from_url(str(tmp_path / "lake"))
     generate_demo(lake, customers=250, seed=11, as_of=date(2026, 10, 30))
@@ -322,7 +322,7 @@ def test_killed_mid_paging_the_next_run_loses_and_duplicates_nothing(tmp_path: P
 def test_a_suppressed_person_never_lands_again_and_the_crm_erases_them(tmp_path: Path) -> None:
     from pipelines.compliance.suppression import suppress
     from pipelines.crm.hubspot import HubSpotConnector
-    from pipelines.crm_sandbox.store import CrmStore
+    from pipelines.embedded.crm_sandbox.store import CrmStore
 
     lake = Lake.from_url(str(tmp_path / "lake"))
     generate_demo(lake, customers=60, seed=13, as_of=date(2026, 10, 30))

@@ -17,8 +17,8 @@ from hubspot.crm.companies.exceptions import ApiException as CompaniesApiExcepti
 from hubspot.crm.properties import PropertyCreate, PropertyGroupCreate
 from hubspot.crm.properties.exceptions import ApiException as PropertiesApiException
 
-from pipelines.crm_sandbox.server import SandboxServer
-from pipelines.crm_sandbox.store import CrmStore
+from pipelines.embedded.crm_sandbox.server import SandboxServer
+from pipelines.embedded.crm_sandbox.store import CrmStore
 
 TOKEN = "official-client-token"
 N = 730

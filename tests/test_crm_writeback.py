@@ -11,10 +11,10 @@ import pytest
 from deltalake import DeltaTable
 
 from pipelines.crm.hubspot import HubSpotConnector
-from pipelines.crm_sandbox.server import SandboxServer
-from pipelines.crm_sandbox.store import CrmStore
-from pipelines.lake import Lake
-from pipelines.warehouse import connect
+from pipelines.embedded.crm_sandbox.server import SandboxServer
+from pipelines.embedded.crm_sandbox.store import CrmStore
+from pipelines.lake.paths import Lake
+from pipelines.models.warehouse import connect
 from pipelines.writeback import finance_status
 from pipelines.writeback.sync import load_state, log_path, state_path, sync_crm
 from tests.conftest import ledgerbridge

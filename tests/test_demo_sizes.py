@@ -34,7 +34,7 @@ def test_a_size_out_of_range_is_refused_in_one_line(tmp_path: Path) -> None:
 def test_a_demo_that_fails_midway_leaves_the_lake_empty(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pipelines.demo.generate as generate
+    import pipelines.embedded.demo.generate as generate
 
     session = _session(tmp_path / "half")
 

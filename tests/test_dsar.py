@@ -7,8 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pipelines.lake import Lake
-from pipelines.warehouse import connect
+from pipelines.lake.paths import Lake
+from pipelines.models.warehouse import connect
 from tests.conftest import ledgerbridge
 
 

@@ -11,7 +11,7 @@ import duckdb
 import polars as pl
 from deltalake import DeltaTable
 
-from pipelines.warehouse import connect
+from pipelines.models.warehouse import connect
 from tests.conftest import ledgerbridge
 
 BUCKETS = {
@@ -227,8 +227,8 @@ def test_revenue_forecast_weights_open_deals_by_stage_probability(e2e_lake: dict
     import csv
     from decimal import ROUND_HALF_UP
 
-    from pipelines.crm_sandbox.portal import DEAL_STAGES
-    from pipelines.crm_sandbox.store import CrmStore
+    from pipelines.embedded.crm_sandbox.portal import DEAL_STAGES
+    from pipelines.embedded.crm_sandbox.store import CrmStore
     from tests.conftest import ROOT
 
     lake = e2e_lake["lake"]

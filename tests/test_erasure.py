@@ -16,8 +16,8 @@ from deltalake import DeltaTable
 
 from pipelines.compliance import restrictions
 from pipelines.compliance.byte_scan import scan
-from pipelines.lake import Lake
-from pipelines.warehouse import connect
+from pipelines.lake.paths import Lake
+from pipelines.models.warehouse import connect
 from tests.conftest import ledgerbridge
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from pipelines.build import BuildPlan, plan_build, record_published
-from pipelines.demo.change_set import write_change_set
-from pipelines.lake import Lake
-from pipelines.warehouse import connect
+from pipelines.embedded.demo.change_set import write_change_set
+from pipelines.lake.paths import Lake
+from pipelines.models.build import BuildPlan, plan_build, record_published
+from pipelines.models.warehouse import connect
 from tests.conftest import ledgerbridge
 
 GOLD = ("dim_customer", "customer_financial_status", "fct_open_items", "fct_invoices", "ar_aging")
@@ -182,7 +182,7 @@ def test_the_increments_tests_read_the_touched_rows_and_still_catch_a_duplicate(
 ) -> None:
     """In an increment `unique` reads only the rows sharing a value with a touched row (the
     rest passed it when they were built), and still fails on a duplicate the build made."""
-    from pipelines.build import BuildFailed, run_dbt
+    from pipelines.models.build import BuildFailed, run_dbt
 
     lake_dir = tmp_path / "lake"
     shutil.copytree(incremented["lake"], lake_dir, symlinks=True)
@@ -211,9 +211,9 @@ def test_the_increments_tests_read_the_touched_rows_and_still_catch_a_duplicate(
 
 
 def test_the_increment_tables_match_the_models_declarations(e2e_lake: dict) -> None:
-    """pipelines/increment.py names the same touched key and kinds as each incremental
+    """pipelines/models/increment.py names the same touched key and kinds as each incremental
     model's meta.journal_increment (which its pre-hook deletes by)."""
-    from pipelines.increment import INCREMENTAL_TABLES
+    from pipelines.models.increment import INCREMENTAL_TABLES
 
     manifest = json.loads(
         (e2e_lake["lake"] / "state" / "dbt" / "target" / "manifest.json").read_text()

@@ -15,16 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.lake import Lake
-from pipelines.lake_lock import LakeBusy, lake_lock
-from pipelines.s3_sandbox import S3Server, SeaweedS3
+from pipelines.embedded.s3_sandbox import S3Server, SeaweedS3
+from pipelines.lake.lock import LakeBusy, lake_lock
+from pipelines.lake.paths import Lake
 from tests.conftest import ROOT
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from pipelines.lake import Lake
-from pipelines.lake_lock import lake_lock
+from pipelines.lake.paths import Lake
+from pipelines.lake.lock import lake_lock
 url, region, endpoint, work, seconds = sys.argv[1:]
 lake = Lake.from_url(url, region, endpoint)
 with lake_lock(Path(work), "run", 0, lake.data):
@@ -101,8 +101,8 @@ def test_a_writer_whose_lease_lapsed_commits_nothing(
     from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
-    from pipelines import lake_lease
-    from pipelines.audit import AuditLog, mirror_to_delta
+    from pipelines.lake import lease as lake_lease
+    from pipelines.operations.audit import AuditLog, mirror_to_delta
 
     for k, v in (s3.env() | {"LEDGERBRIDGE_LEASE_TTL": "2"}).items():
         monkeypatch.setenv(k, v)

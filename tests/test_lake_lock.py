@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.lake_lock import BUSY_EXIT_CODE, LakeBusy, holder, lake_lock
+from pipelines.lake.lock import BUSY_EXIT_CODE, LakeBusy, holder, lake_lock
 from tests.conftest import ROOT, ledgerbridge
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from pipelines.lake_lock import lake_lock
+from pipelines.lake.lock import lake_lock
 with lake_lock(Path(sys.argv[1]), "test holder"):
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))

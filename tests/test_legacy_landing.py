@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from deltalake import DeltaTable
 
-from pipelines import encoding
-from pipelines.demo.generate import generate_demo
-from pipelines.demo.world import Counters, generate_block
-from pipelines.extract import extract_legacy
-from pipelines.lake import Lake
+from pipelines.embedded.demo import encoding
+from pipelines.embedded.demo.generate import generate_demo
+from pipelines.embedded.demo.world import Counters, generate_block
+from pipelines.lake.paths import Lake
+from pipelines.sources.extract import extract_legacy
 
 AS_OF = date(2026, 10, 30)
 
@@ -203,7 +203,7 @@ def test_duplicate_keys_in_a_file_are_quarantined(lake: Lake) -> None:
 
 
 def test_strict_extract_stops_at_the_first_bad_value_and_lands_nothing(lake: Lake) -> None:
-    from pipelines.extract import ExtractFailed
+    from pipelines.sources.extract import ExtractFailed
 
     with pytest.raises(ExtractFailed, match=r"record \d+ at byte offset \d+: field CM-"):
         extract_legacy(lake, strict=True)
@@ -217,7 +217,7 @@ def test_strict_extract_stops_at_the_first_bad_value_and_lands_nothing(lake: Lak
 def test_a_broken_copybook_holds_its_feed_only_and_names_file_line_column(lake: Lake) -> None:
     """Copybooks are checked at the start of every run: a syntax error names the file, line
     and column; that feed's files wait (not marked processed), the other feeds land."""
-    from pipelines.extract import extract_legacy
+    from pipelines.sources.extract import extract_legacy
 
     copybook = lake.legacy_landing / "copybooks" / "ARPAYM.cpy"
     good = copybook.read_text()

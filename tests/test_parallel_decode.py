@@ -18,7 +18,7 @@ from pipelines.decoding.parallel import DecoderPool, _scratch_dir
 from pipelines.decoding.records import DecodeOptions
 from pipelines.decoding.splits import plan_splits
 
-COPYBOOK = Path(__file__).resolve().parent.parent / "pipelines/demo/copybooks/AROPEN.cpy"
+COPYBOOK = Path(__file__).resolve().parent.parent / "pipelines/embedded/demo/copybooks/AROPEN.cpy"
 OPTS = DecodeOptions(codepage="cp273", dates={"oi_due_date": "CYYMMDD"})
 SPLIT = 64 << 10
 

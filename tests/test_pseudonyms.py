@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipelines.compliance.pseudonyms import pseudonym, pseudonym_sql, use_key_in_sql
-from pipelines.warehouse import connect
+from pipelines.models.warehouse import connect
 from tests.conftest import ledgerbridge
 
 

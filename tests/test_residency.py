@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.lake import Lake, LakeLocationError
-from pipelines.residency import ResidencyError, check_eu_location
+from pipelines.lake.paths import Lake, LakeLocationError
+from pipelines.lake.residency import ResidencyError, check_eu_location
 
 
 @pytest.mark.parametrize(

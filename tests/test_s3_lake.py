@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from deltalake import DeltaTable
 
-from pipelines.residency import RESIDENCY_PROPERTY
-from pipelines.s3_sandbox import S3Server, SeaweedS3
-from pipelines.warehouse import connect
+from pipelines.embedded.s3_sandbox import S3Server, SeaweedS3
+from pipelines.lake.residency import RESIDENCY_PROPERTY
+from pipelines.models.warehouse import connect
 from tests.conftest import ledgerbridge
 
 PREFIX = "prod"

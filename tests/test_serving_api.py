@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from pipelines.audit import AuditLog, verify
-from pipelines.lake import Lake
+from pipelines.lake.paths import Lake
+from pipelines.models.warehouse import connect
+from pipelines.operations.audit import AuditLog, verify
 from pipelines.serving.api import create_api
 from pipelines.serving.keys import ApiKeyError, ApiKeyStore
 from pipelines.serving.snapshot import WarehouseSnapshot
-from pipelines.warehouse import connect
 
 
 @pytest.fixture(scope="module")

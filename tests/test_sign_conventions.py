@@ -1,5 +1,5 @@
 """Property tests for every sign convention and DISPLAY form the decoder accepts, each value
-written by an encoder in this file (independent of pipelines.encoding)."""
+written by an encoder in this file (independent of pipelines.embedded.demo.encoding)."""
 
 from __future__ import annotations
 

@@ -57,8 +57,8 @@ def test_every_summary_is_a_whole_sentence() -> None:
 def test_dbt_parses_the_project(tmp_path: Path) -> None:
     import os
 
-    from pipelines.build import DBT_PROJECT, dbt_env
-    from pipelines.lake import Lake
+    from pipelines.lake.paths import Lake
+    from pipelines.models.build import DBT_PROJECT, dbt_env
 
     proc = subprocess.run(
         [

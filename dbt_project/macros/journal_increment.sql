@@ -73,7 +73,7 @@
 {#- Pre-hook of an incremental model: in an increment, delete its touched keys (they are
     inserted again if they still exist). The model declares them once, in its config:
     meta={'journal_increment': {'kinds': [...], 'touched_by': <column or expression>}}
-    (pipelines/increment.py follows the same declarations; a test holds them equal). -#}
+    (pipelines/models/increment.py follows the same declarations; a test holds them equal). -#}
 {% macro journal_increment_delete() -%}
     {%- if journal_increment_active() -%}
         {%- set spec = model.config.meta.journal_increment -%}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipelines.cli.base import JobError, group, with_session
 from pipelines.jobs import Session
-from pipelines.progress import console
+from pipelines.operations.progress import console
 
 
 @group()
@@ -16,7 +16,7 @@ def audit() -> None:
 @with_session
 def audit_verify(session: Session) -> None:
     """Check the hash chain: any altered or removed entry is reported by its line."""
-    from pipelines.audit import AuditLog, verify, verify_mirror
+    from pipelines.operations.audit import AuditLog, verify, verify_mirror
 
     log = AuditLog(session.lake)
     if not log.path.exists():

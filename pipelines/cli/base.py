@@ -35,8 +35,8 @@ class CliState:
 
     def session(self, command: str) -> Session:
         if self._session is None:
-            from pipelines.lake import LakeLocationError
-            from pipelines.logs import configure_logging
+            from pipelines.lake.paths import LakeLocationError
+            from pipelines.operations.logs import configure_logging
 
             try:
                 self._session = Session.open(self.lake_url)
@@ -125,8 +125,8 @@ class LedgerCommand(click.Command):
         self.params.extend(shared_options(envvars=False))
 
     def invoke(self, ctx: click.Context) -> Any:
-        from pipelines.lake_lock import BUSY_EXIT_CODE, LakeBusy
-        from pipelines.logs import record_traceback
+        from pipelines.lake.lock import BUSY_EXIT_CODE, LakeBusy
+        from pipelines.operations.logs import record_traceback
 
         name = command_name(ctx)
         state = ctx.ensure_object(CliState)

@@ -11,7 +11,7 @@ from rich.table import Table
 from pipelines import jobs
 from pipelines.cli.base import group, with_session, writes_lake
 from pipelines.jobs import Session
-from pipelines.progress import console
+from pipelines.operations.progress import console
 
 SHOWN_DIFFERENCES = 20
 

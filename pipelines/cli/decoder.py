@@ -8,7 +8,7 @@ import click
 from rich.console import Console
 
 from pipelines.cli.base import JobError, command
-from pipelines.progress import console
+from pipelines.operations.progress import console
 
 
 @command()
@@ -190,7 +190,7 @@ def decode(
     from pipelines.decoding.framing import Framing, FramingError
     from pipelines.decoding.memory import reuse_freed_memory
     from pipelines.decoding.records import DecodeOptions
-    from pipelines.progress import bytes_bar
+    from pipelines.operations.progress import bytes_bar
 
     reuse_freed_memory()
     try:

@@ -10,7 +10,7 @@ import click
 from pipelines import jobs
 from pipelines.cli.base import command, with_session, writes_lake
 from pipelines.jobs import Session
-from pipelines.progress import console
+from pipelines.operations.progress import console
 
 
 @command()
@@ -55,7 +55,7 @@ def demo(
 @with_session
 def crm_sandbox(session: Session, port: int, token: str | None, rate_limit: int) -> None:
     """Serve the CRM sandbox (HubSpot CRM v3 subset) on 127.0.0.1 until interrupted."""
-    from pipelines.crm_sandbox.server import serve_forever
+    from pipelines.embedded.crm_sandbox.server import serve_forever
 
     token = token or secrets.token_urlsafe(24)
     console.print(f"CRM sandbox on http://127.0.0.1:{port} — token: {token}")

@@ -9,7 +9,7 @@ from rich.console import Console
 from pipelines import jobs
 from pipelines.cli.base import INPUT_HELD_EXIT_CODE, command, with_session, writes_lake
 from pipelines.jobs import Session
-from pipelines.progress import console
+from pipelines.operations.progress import console
 
 log = structlog.get_logger("ledgerbridge")
 
@@ -95,7 +95,7 @@ def publish(session: Session) -> None:
 @writes_lake
 def run(session: Session, customers: int | None) -> None:
     """The main job: demo sources if absent, extract, build, publish, summary."""
-    from pipelines.summary import print_summary
+    from pipelines.operations.summary import print_summary
 
     report = jobs.run_pipeline(session, customers)
     out = Console(width=max(110, console.width))
@@ -109,7 +109,7 @@ def run(session: Session, customers: int | None) -> None:
                 else ""
             )
         )
-    from pipelines.summary import explain_warning
+    from pipelines.operations.summary import explain_warning
 
     for w in report.warnings:
         out.print(f"[yellow]Note:[/yellow] {explain_warning(w)}")

@@ -11,7 +11,7 @@ import click
 from pipelines import jobs
 from pipelines.cli.base import command, one_of, with_session, writes_lake
 from pipelines.jobs import Session
-from pipelines.progress import console
+from pipelines.operations.progress import console
 
 
 @command()

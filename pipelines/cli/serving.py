@@ -12,7 +12,7 @@ from rich.table import Table
 from pipelines import jobs
 from pipelines.cli.base import command, group, with_session
 from pipelines.jobs import Session
-from pipelines.progress import console
+from pipelines.operations.progress import console
 
 
 @command()

@@ -9,7 +9,7 @@ from rich.table import Table
 from pipelines import jobs
 from pipelines.cli.base import command, with_session, writes_lake
 from pipelines.jobs import Session
-from pipelines.progress import console, count_bar
+from pipelines.operations.progress import console, count_bar
 
 SHOWN_CHANGES = 50
 

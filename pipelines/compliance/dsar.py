@@ -21,7 +21,7 @@ import yaml
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
-from pipelines.lake import Lake
+from pipelines.lake.paths import Lake
 
 DATA_MAP = Path(__file__).with_name("data_map.yml")
 
@@ -98,7 +98,7 @@ def resolve(lake: Lake, email: str | None, customer: int | None) -> Subject:
             if row.get("company_id"):
                 subject.companies.add(int(row["company_id"]))
     if lake.warehouse.exists() and subject.customers:
-        from pipelines.warehouse import connect
+        from pipelines.models.warehouse import connect
 
         con = connect(lake.warehouse, read_only=True)
         try:
@@ -169,7 +169,7 @@ def export(lake: Lake, email: str | None = None, customer: int | None = None) ->
 def _warehouse_items(lake: Lake, subject: Subject, meta: dict) -> list[dict]:
     if not lake.warehouse.exists():
         return []
-    from pipelines.warehouse import connect
+    from pipelines.models.warehouse import connect
 
     con = connect(lake.warehouse, read_only=True)
     items = []

@@ -31,8 +31,8 @@ from pipelines.compliance.dsar import CUSTOMER_KEYS, Subject, read_table, resolv
 from pipelines.compliance.restrictions import PERSONAL_MASTER_COLUMNS, pseudonymise_rows
 from pipelines.compliance.retention import RETENTION_YEARS
 from pipelines.contracts import data_map_tables
-from pipelines.lake import Lake
-from pipelines.lake_lease import fence
+from pipelines.lake.lease import fence
+from pipelines.lake.paths import Lake
 
 # the date column that places a record of an accounting table in its year
 RECORD_DATES = {
@@ -306,7 +306,7 @@ def _companies_of_customers(lake: Lake, subject: Subject) -> set[int]:
     """CRM companies matched to the subject's customer numbers (not a contact's employer)."""
     if not subject.customers or not lake.warehouse.exists():
         return set()
-    from pipelines.warehouse import connect
+    from pipelines.models.warehouse import connect
 
     con = connect(lake.warehouse, read_only=True)
     try:

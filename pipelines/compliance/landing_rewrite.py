@@ -20,7 +20,7 @@ from pipelines.compliance.pseudonyms import pseudonym
 from pipelines.compliance.restrictions import PERSONAL_MASTER_COLUMNS
 from pipelines.copybook import parse_copybook
 from pipelines.copybook.model import RecordLayout
-from pipelines.lake import Lake
+from pipelines.lake.paths import Lake
 
 
 def _column_offsets(layout: RecordLayout, base: int) -> dict[str, tuple[int, int]]:

@@ -218,7 +218,7 @@ def personal_columns(con: duckdb.DuckDBPyConnection, target: Path) -> PersonalCo
     traced from the dbt manifest in `target`."""
     from deltalake import DeltaTable
 
-    from pipelines.object_store import storage_options
+    from pipelines.lake.object_store import storage_options
 
     manifest_path = target / "manifest.json"
     if not manifest_path.exists():
@@ -257,7 +257,7 @@ def personal_columns(con: duckdb.DuckDBPyConnection, target: Path) -> PersonalCo
             return PersonalColumns.from_json(cached["found"])
     found = personal_columns_from_manifest(manifest, columns_of)
     if complete:
-        from pipelines.storage import write_text_atomically
+        from pipelines.lake.storage import write_text_atomically
 
         write_text_atomically(
             cache, json.dumps({"fingerprint": fingerprint, "found": found.to_json()})

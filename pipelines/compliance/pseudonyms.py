@@ -23,7 +23,7 @@ from pathlib import Path
 import duckdb
 import structlog
 
-from pipelines.lake import Lake
+from pipelines.lake.paths import Lake
 
 log = structlog.get_logger(__name__)
 KEY_FILE = Path.home() / ".config" / "ledgerbridge" / "pseudonym.key"
@@ -87,8 +87,8 @@ def build_analyst_database(
     beside the old one and moved into place, so a query running on the old one finishes.
     """
     from pipelines.compliance.lineage import personal_columns
-    from pipelines.increment import INCREMENTAL_TABLES, touched_filter
-    from pipelines.warehouse import connect
+    from pipelines.models.increment import INCREMENTAL_TABLES, touched_filter
+    from pipelines.models.warehouse import connect
 
     target = lake.analyst_database
     tmp = target.with_suffix(".tmp")

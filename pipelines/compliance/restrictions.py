@@ -17,8 +17,8 @@ from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
 from pipelines.compliance.pseudonyms import pseudonym
-from pipelines.lake import Lake
-from pipelines.lake_lease import fence
+from pipelines.lake.lease import fence
+from pipelines.lake.paths import Lake
 
 # the customer master's columns that identify a person (data_map.yml, bronze/legacy/customers)
 PERSONAL_MASTER_COLUMNS = (

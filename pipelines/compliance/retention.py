@@ -24,7 +24,7 @@ from deltalake.exceptions import TableNotFoundError
 
 from pipelines.compliance import restrictions
 from pipelines.compliance.dsar import CUSTOMER_KEYS
-from pipelines.lake import Lake
+from pipelines.lake.paths import Lake
 
 ACCOUNTING_DATES = {
     "bronze/legacy/open_items": "oi_doc_date",

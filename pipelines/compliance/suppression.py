@@ -10,8 +10,8 @@ import hmac
 import json
 from datetime import UTC, datetime
 
-from pipelines.lake import Lake
-from pipelines.storage import write_text_atomically
+from pipelines.lake.paths import Lake
+from pipelines.lake.storage import write_text_atomically
 
 
 def token(key: bytes, email: str) -> str:

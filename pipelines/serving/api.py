@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from pipelines.audit import AuditLog
+from pipelines.operations.audit import AuditLog
 from pipelines.serving.keys import ApiKey, ApiKeyStore
 from pipelines.serving.snapshot import WarehouseSnapshot
 

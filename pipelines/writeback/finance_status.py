@@ -12,7 +12,7 @@ from datetime import date
 from decimal import Decimal
 
 from pipelines.crm.connector import PropertySpec
-from pipelines.lake import Lake
+from pipelines.lake.paths import Lake
 
 GROUP = ("ledgerbridge_finance", "Finance status (ledgerbridge)")
 PAYMENT_STATUSES = ("current", "overdue", "in_dunning", "blocked")
@@ -83,7 +83,7 @@ def _text(value: object) -> str:
 
 def desired_values(lake: Lake) -> dict[str, tuple[int, dict[str, str]]]:
     """CRM company id → (finance customer number, property → value) from the marts."""
-    from pipelines.warehouse import connect
+    from pipelines.models.warehouse import connect
 
     con = connect(lake.warehouse, read_only=True)
     try:

@@ -20,8 +20,8 @@ from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
 from pipelines.crm.connector import CrmConnector, RecordUpdate
-from pipelines.lake import Lake
-from pipelines.lake_lease import fence
+from pipelines.lake.lease import fence
+from pipelines.lake.paths import Lake
 from pipelines.writeback import finance_status
 
 OBJECT_TYPE = "companies"

@@ -16,8 +16,8 @@ import pyarrow as pa
 from deltalake import write_deltalake
 
 from pipelines.crm.connector import CrmConnector
-from pipelines.lake import Lake
-from pipelines.lake_lease import fence
+from pipelines.lake.lease import fence
+from pipelines.lake.paths import Lake
 
 SCHEMA = pa.schema(
     [

@@ -35,8 +35,9 @@ from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
 from pipelines.contracts import enforce
-from pipelines.lake import Lake
-from pipelines.lake_lease import fence
+from pipelines.lake.lease import fence
+from pipelines.lake.paths import Lake
+from pipelines.lake.storage import write_text_atomically
 from pipelines.sources.journals import feeds as jf
 from pipelines.sources.journals.read import (
     ENTRY_META,
@@ -45,7 +46,6 @@ from pipelines.sources.journals.read import (
     JournalError,
     read_entries,
 )
-from pipelines.storage import write_text_atomically
 
 
 @dataclass

@@ -20,8 +20,8 @@ import pyarrow.compute as pc
 
 from pipelines.copybook import parse_copybook
 from pipelines.decoding.records import DecodeOptions, decode_chunk, fault_entries
-from pipelines.demo.legacy_files import COPYBOOK_DIR
-from pipelines.lake import Lake
+from pipelines.embedded.demo.legacy_files import COPYBOOK_DIR
+from pipelines.lake.paths import Lake
 from pipelines.sources.journals.feeds import JournalFeed
 
 HEADER = ("joseqn", "jocode", "joentt", "jotstp", "jojob", "jouser", "jopgm", "joobj", "joccid")

@@ -16,8 +16,8 @@ import pyarrow as pa
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
-from pipelines.lake import Lake
-from pipelines.lake_lease import fence
+from pipelines.lake.lease import fence
+from pipelines.lake.paths import Lake
 
 SCHEMA = pa.schema(
     [

@@ -18,8 +18,8 @@ from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
 from pipelines.contracts import enforce
-from pipelines.lake import Lake
-from pipelines.lake_lease import fence
+from pipelines.lake.lease import fence
+from pipelines.lake.paths import Lake
 from pipelines.sources.journals.apply import base_path, changes_path, load_state
 from pipelines.sources.journals.feeds import JournalFeed
 from pipelines.sources.journals.read import JournalError

@@ -30,8 +30,8 @@ import structlog
 from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
-from pipelines.lake import Lake
-from pipelines.lake_lease import fence
+from pipelines.lake.lease import fence
+from pipelines.lake.paths import Lake
 from pipelines.sources.journals import feeds as jf
 from pipelines.sources.journals.apply import (
     changes_path,

@@ -16,8 +16,8 @@ from pathlib import Path
 import structlog
 
 from pipelines.config import CHECKOUT_ROOT
-from pipelines.lake import Lake
-from pipelines.warehouse import ensure_extensions
+from pipelines.lake.paths import Lake
+from pipelines.models.warehouse import ensure_extensions
 
 log = structlog.get_logger(__name__)
 DBT_PROJECT = CHECKOUT_ROOT / "dbt_project"
@@ -31,7 +31,7 @@ _LIBC = (
 def _die_with_parent(parent: int) -> Callable[[], None]:
     """For the dbt child, run between fork and exec: the kernel kills it when the process
     that started it dies, so a killed `run` does not leave dbt writing the warehouse
-    behind the lock the next writer takes (pipelines/lake_lock.py)."""
+    behind the lock the next writer takes (pipelines/lake/lock.py)."""
 
     def arm() -> None:
         if _LIBC is not None:
@@ -214,7 +214,7 @@ def nothing_new(lake: Lake, snapshot: dict) -> bool:
 
 
 def record_published(lake: Lake, snapshot: dict) -> None:
-    from pipelines.storage import write_text_atomically
+    from pipelines.lake.storage import write_text_atomically
 
     write_text_atomically(_published_path(lake), json.dumps(snapshot, sort_keys=True))
 
@@ -254,7 +254,7 @@ def plan_build(lake: Lake, snapshot: dict | None = None) -> BuildPlan:
 
 def _write_journal_since(lake: Lake, since: dict[str, int]) -> None:
     """The increment's lower bounds, where the dbt models read them (main.lb_journal_since)."""
-    from pipelines.warehouse import connect
+    from pipelines.models.warehouse import connect
 
     con = connect(lake.warehouse)
     try:

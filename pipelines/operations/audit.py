@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipelines.lake import Lake
-from pipelines.lake_lease import fence
+from pipelines.lake.lease import fence
+from pipelines.lake.paths import Lake
 
 GENESIS = "0" * 64
 _LOCK = threading.Lock()

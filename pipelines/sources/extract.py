@@ -15,9 +15,9 @@ from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from pipelines.lake import Lake
-from pipelines.lake_lease import fence
-from pipelines.progress import bytes_bar
+from pipelines.lake.lease import fence
+from pipelines.lake.paths import Lake
+from pipelines.operations.progress import bytes_bar
 from pipelines.sources.legacy import FILE_LOG, LandingFile, legacy_source, list_landing_files
 from pipelines.sources.legacy.extract_file import FileReport, StrictModeError
 

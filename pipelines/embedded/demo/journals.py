@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines import encoding
 from pipelines.copybook import parse_copybook
 from pipelines.decoding.records import DecodeOptions, decode_chunk
-from pipelines.demo.legacy_files import COPYBOOK_DIR
-from pipelines.lake import Lake
+from pipelines.embedded.demo import encoding
+from pipelines.embedded.demo.legacy_files import COPYBOOK_DIR
+from pipelines.lake.paths import Lake
 from pipelines.sources.journals.feeds import JournalFeed, journal_by_name
 
 JOB, USER = "ARNIGHT", "FIBUBATCH"

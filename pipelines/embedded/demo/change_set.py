@@ -20,12 +20,12 @@ import pyarrow.compute as pc
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
-from pipelines import encoding
 from pipelines.copybook import parse_copybook
 from pipelines.decoding.records import DecodeOptions, decode_chunk
-from pipelines.demo.journals import _Journal
-from pipelines.demo.legacy_files import COPYBOOK_DIR
-from pipelines.lake import Lake
+from pipelines.embedded.demo import encoding
+from pipelines.embedded.demo.journals import _Journal
+from pipelines.embedded.demo.legacy_files import COPYBOOK_DIR
+from pipelines.lake.paths import Lake
 from pipelines.sources.journals.apply import load_state
 from pipelines.sources.journals.feeds import journal_by_name
 from pipelines.sources.journals.state import state_table_path

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from rich.console import Console
 from rich.table import Table
 
-from pipelines.extract import ExtractResult
-from pipelines.lake import Lake
-from pipelines.warehouse import connect
+from pipelines.lake.paths import Lake
+from pipelines.models.warehouse import connect
+from pipelines.sources.extract import ExtractResult
 
 
 @dataclass

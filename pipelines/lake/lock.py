@@ -103,7 +103,7 @@ def lake_lock(root: Path, command: str, wait_s: float = 0.0, store: Any = None) 
 
 
 def _take_lease(store: Any, info: dict, deadline: float, wait_s: float) -> Any:
-    from pipelines.lake_lease import S3Lease
+    from pipelines.lake.lease import S3Lease
 
     ttl = float(os.environ.get("LEDGERBRIDGE_LEASE_TTL", "60"))
     lease = S3Lease(store.fs, store.path, info, ttl)

@@ -50,7 +50,7 @@ class Lake:
     def from_url(cls, url: str, region: str | None = None, endpoint: str | None = None) -> Lake:
         """A lake at `url`. Object-store locations are checked for EU residency first, so a
         non-EU location is refused with its rule before anything is written."""
-        from pipelines.residency import ResidencyError, check_eu_location
+        from pipelines.lake.residency import ResidencyError, check_eu_location
 
         parsed = urlparse(url)
         if parsed.scheme in ("", "file"):
@@ -70,7 +70,7 @@ class Lake:
                 )
             if not parsed.netloc:
                 raise LakeLocationError(f"lake location {url!r}: no bucket named")
-            from pipelines.object_store import s3_path
+            from pipelines.lake.object_store import s3_path
 
             return cls(_work_dir(url), s3_path(url, region, endpoint), residency)
         raise LakeLocationError(
@@ -148,7 +148,7 @@ class Lake:
 
     @property
     def audit(self) -> Path:
-        """The append-only, hash-chained audit log (see pipelines/audit.py)."""
+        """The append-only, hash-chained audit log (see pipelines/operations/audit.py)."""
         return self.root / "audit"
 
     @property

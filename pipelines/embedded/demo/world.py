@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 
-from pipelines.demo import pools
+from pipelines.embedded.demo import pools
 
 EPOCH = date(1970, 1, 1)
 ERP_BASE = 10_000_001

@@ -9,12 +9,12 @@ from datetime import date
 
 import numpy as np
 
-from pipelines.crm_sandbox.store import CrmStore
-from pipelines.demo import legacy_files as lf
-from pipelines.demo.world import RECON_STATUSES, Counters, generate_block, to_days
-from pipelines.lake import Lake
+from pipelines.embedded.crm_sandbox.store import CrmStore
+from pipelines.embedded.demo import legacy_files as lf
+from pipelines.embedded.demo.world import RECON_STATUSES, Counters, generate_block, to_days
+from pipelines.lake.paths import Lake
+from pipelines.lake.storage import copy_file, write_text_atomically
 from pipelines.sources.legacy.feeds import feed_by_name
-from pipelines.storage import copy_file, write_text_atomically
 
 DEFAULT_AS_OF = date(2026, 10, 30)
 BLOCK = 20_000
@@ -61,7 +61,7 @@ def generate_demo(
     if lake.crm_sandbox_db.exists():
         lake.crm_sandbox_db.unlink()
     store = CrmStore(lake.crm_sandbox_db)
-    from pipelines.demo.journals import EXTRACT_POSITIONS
+    from pipelines.embedded.demo.journals import EXTRACT_POSITIONS
 
     writers = {
         "customers": lf.ExtractWriter(
@@ -183,10 +183,10 @@ def generate_demo(
 
     for w in writers.values():
         w.close()
-    from pipelines.demo.journals import write_journals
+    from pipelines.embedded.demo.journals import write_journals
 
     journals = write_journals(lake, as_of, seed)
-    from pipelines.demo.truth import after_journals
+    from pipelines.embedded.demo.truth import after_journals
 
     truth = {
         "as_of": as_of.isoformat(),

@@ -1,7 +1,7 @@
 """A real S3-compatible object store on loopback (SeaweedFS's `weed mini`), for tests and
 `make pipelines-s3`: the lake on an object store without an account anywhere.
 
-`python -m pipelines.s3_sandbox -- ledgerbridge run` starts the server, runs the command
+`python -m pipelines.embedded.s3_sandbox -- ledgerbridge run` starts the server, runs the command
 with the lake in its bucket (endpoint, region and credentials in the environment, as a
 person would configure a real EU bucket) and stops the server afterwards.
 """
@@ -142,7 +142,7 @@ def main() -> int:
     if args and args[0] == "--":
         args = args[1:]
     if not args:
-        print("usage: python -m pipelines.s3_sandbox -- COMMAND [ARGS…]", file=sys.stderr)
+        print("usage: python -m pipelines.embedded.s3_sandbox -- COMMAND [ARGS…]", file=sys.stderr)
         return 2
     folder = Path(os.environ.get("LEDGERBRIDGE_S3_SANDBOX_DIR", ".s3-sandbox"))
     with SeaweedS3(folder) as server:

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-from pipelines.crm_sandbox import portal
-from pipelines.crm_sandbox.store import LAST_MODIFIED, OBJECT_TYPES, CrmStore, now_iso
+from pipelines.embedded.crm_sandbox import portal
+from pipelines.embedded.crm_sandbox.store import LAST_MODIFIED, OBJECT_TYPES, CrmStore, now_iso
 
 SEARCH_CAP = 10_000
 SINGULAR = {"companies": "company", "contacts": "contact", "deals": "deal"}

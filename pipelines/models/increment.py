@@ -1,6 +1,6 @@
 """The tables a journal increment changes row by row, and the keys it touched.
 
-A journal increment (pipelines/build.py) rebuilds, in the incremental dbt models, only the
+A journal increment (pipelines/models/build.py) rebuilds, in the incremental dbt models, only the
 customers and documents the journal changes touch; the keys are in the warehouse's
 `intermediate.int_journal_increment_keys` and `…_moved_matches`
 (dbt_project/macros/journal_increment.sql). Gold (publish.py) and the analysts' copy

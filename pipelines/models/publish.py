@@ -2,7 +2,7 @@
 
 dbt-duckdb cannot write Delta, so the marts are streamed from DuckDB as Arrow batches and
 written with deltalake (overwrite: gold is a snapshot of the current marts, with history kept
-by Delta's versions). After a journal increment (pipelines/build.py) the marts keyed by
+by Delta's versions). After a journal increment (pipelines/models/build.py) the marts keyed by
 customer or document are merged instead: only the touched keys are upserted or deleted, the
 marts the journals cannot change are left alone, and the small aggregates are rewritten.
 """
@@ -17,10 +17,10 @@ import pyarrow as pa
 import structlog
 from deltalake import write_deltalake
 
-from pipelines.increment import INCREMENTAL_TABLES, touched_filter, touched_keys_sql
-from pipelines.lake import Lake
-from pipelines.lake_lease import fence
-from pipelines.warehouse import connect
+from pipelines.lake.lease import fence
+from pipelines.lake.paths import Lake
+from pipelines.models.increment import INCREMENTAL_TABLES, touched_filter, touched_keys_sql
+from pipelines.models.warehouse import connect
 
 if TYPE_CHECKING:
     import duckdb

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import uvicorn
 
-from pipelines.crm_sandbox.app import create_app
-from pipelines.crm_sandbox.store import CrmStore
+from pipelines.embedded.crm_sandbox.app import create_app
+from pipelines.embedded.crm_sandbox.store import CrmStore
 
 
 class SandboxServer:

@@ -12,9 +12,9 @@ from typing import BinaryIO
 
 import numpy as np
 
-from pipelines import encoding
 from pipelines.copybook import RecordLayout, parse_copybook
-from pipelines.demo.world import days_to_cyymmdd, days_to_ymd
+from pipelines.embedded.demo import encoding
+from pipelines.embedded.demo.world import days_to_cyymmdd, days_to_ymd
 from pipelines.sources.legacy.feeds import Feed
 
 COPYBOOK_DIR = Path(__file__).parent / "copybooks"
