@@ -7,8 +7,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from pipelines.cli import cli
-
-DEMO = Path(__file__).resolve().parent.parent / "pipelines" / "demo" / "copybooks"
+from pipelines.embedded.demo.legacy_files import COPYBOOK_DIR as DEMO
 
 
 def test_layout_lists_fields_with_offsets_and_types() -> None:

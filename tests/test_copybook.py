@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from pipelines.copybook import CopybookError, Usage, parse_copybook
-
-DEMO = Path(__file__).resolve().parent.parent / "pipelines" / "demo" / "copybooks"
+from pipelines.embedded.demo.legacy_files import COPYBOOK_DIR as DEMO
 
 
 def _line(seq: str, indicator: str, code: str, ident: str = "") -> str:
