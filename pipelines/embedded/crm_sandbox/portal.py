@@ -8,51 +8,51 @@ Each type also carries built-in properties ledgerbridge does not land, as a real
 
 from __future__ import annotations
 
-_TEXT = ("string", "text")
-_NUMBER = ("number", "number")
-_DATE = ("datetime", "date")
-_ENUM = ("enumeration", "select")
+KINDS = {  # kind → (type, fieldType), as HubSpot names them
+    "text": ("string", "text"),
+    "number": ("number", "number"),
+    "date": ("datetime", "date"),
+    "enum": ("enumeration", "select"),
+}
+# per object type: its property group, and its built-in properties by kind
+_DEFINED: dict[str, tuple[str, dict[str, tuple[str, ...]]]] = {
+    "companies": (
+        "companyinformation",
+        {
+            "text": ("name", "domain", "city", "country", "phone", "vat_id", "erp_customer_number"),
+            "enum": ("industry", "hubspot_owner_id"),
+            "number": ("annualrevenue",),
+            "date": ("createdate", "hs_lastmodifieddate"),
+        },
+    ),
+    "contacts": (
+        "contactinformation",
+        {
+            "text": ("firstname", "lastname", "email", "phone", "mobilephone", "jobtitle"),
+            "enum": ("hs_lead_status",),
+            "date": ("createdate", "lastmodifieddate"),
+        },
+    ),
+    "deals": (
+        "dealinformation",
+        {
+            "text": ("dealname", "contract_reference"),
+            "number": ("amount",),
+            "date": ("closedate", "createdate", "hs_lastmodifieddate"),
+            "enum": (
+                "dealstage",
+                "pipeline",
+                "deal_currency_code",
+                "hs_priority",
+                "hubspot_owner_id",
+            ),
+        },
+    ),
+}
 
 BUILT_IN: dict[str, dict[str, tuple[str, str, str]]] = {
-    # name: (type, fieldType, group)
-    "companies": {
-        "name": (*_TEXT, "companyinformation"),
-        "domain": (*_TEXT, "companyinformation"),
-        "city": (*_TEXT, "companyinformation"),
-        "country": (*_TEXT, "companyinformation"),
-        "industry": (*_ENUM, "companyinformation"),
-        "phone": (*_TEXT, "companyinformation"),
-        "annualrevenue": (*_NUMBER, "companyinformation"),
-        "hubspot_owner_id": (*_ENUM, "companyinformation"),
-        "createdate": (*_DATE, "companyinformation"),
-        "hs_lastmodifieddate": (*_DATE, "companyinformation"),
-        "vat_id": (*_TEXT, "companyinformation"),
-        "erp_customer_number": (*_TEXT, "companyinformation"),
-    },
-    "contacts": {
-        "firstname": (*_TEXT, "contactinformation"),
-        "lastname": (*_TEXT, "contactinformation"),
-        "email": (*_TEXT, "contactinformation"),
-        "phone": (*_TEXT, "contactinformation"),
-        "mobilephone": (*_TEXT, "contactinformation"),
-        "jobtitle": (*_TEXT, "contactinformation"),
-        "hs_lead_status": (*_ENUM, "contactinformation"),
-        "createdate": (*_DATE, "contactinformation"),
-        "lastmodifieddate": (*_DATE, "contactinformation"),
-    },
-    "deals": {
-        "dealname": (*_TEXT, "dealinformation"),
-        "amount": (*_NUMBER, "dealinformation"),
-        "closedate": (*_DATE, "dealinformation"),
-        "dealstage": (*_ENUM, "dealinformation"),
-        "pipeline": (*_ENUM, "dealinformation"),
-        "deal_currency_code": (*_ENUM, "dealinformation"),
-        "contract_reference": (*_TEXT, "dealinformation"),
-        "hs_priority": (*_ENUM, "dealinformation"),
-        "hubspot_owner_id": (*_ENUM, "dealinformation"),
-        "createdate": (*_DATE, "dealinformation"),
-        "hs_lastmodifieddate": (*_DATE, "dealinformation"),
-    },
+    object_type: {name: (*KINDS[kind], group) for kind, names in by_kind.items() for name in names}
+    for object_type, (group, by_kind) in _DEFINED.items()
 }
 
 GROUPS = {

@@ -11,6 +11,7 @@ import numpy as np
 
 from pipelines.embedded.crm_sandbox.store import CrmStore
 from pipelines.embedded.demo import legacy_files as lf
+from pipelines.embedded.demo.truth import BUCKETS, money
 from pipelines.embedded.demo.world import RECON_STATUSES, Counters, generate_block, to_days
 from pipelines.lake.paths import Lake
 from pipelines.lake.storage import copy_file, write_text_atomically
@@ -18,19 +19,6 @@ from pipelines.sources.legacy.feeds import feed_by_name
 
 DEFAULT_AS_OF = date(2026, 10, 30)
 BLOCK = 20_000
-AGEING = (
-    ("current", -(10**9), 0),
-    ("1_30", 1, 30),
-    ("31_60", 31, 60),
-    ("61_90", 61, 90),
-    ("90_plus", 91, 10**9),
-)
-
-
-def _money(cents: int) -> str:
-    sign = "-" if cents < 0 else ""
-    cents = abs(cents)
-    return f"{sign}{cents // 100}.{cents % 100:02d}"
 
 
 def _spread(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
@@ -83,7 +71,7 @@ def generate_demo(
     ctr = Counters()
     files = {k: {"records": 0, "quarantined": 0, "with_errors": 0} for k in writers}
     open_by_cur: dict[str, int] = defaultdict(int)
-    ageing: dict[str, dict[str, int]] = defaultdict(lambda: {b: 0 for b, _, _ in AGEING})
+    ageing: dict[str, dict[str, int]] = defaultdict(lambda: {b: 0 for b, _, _ in BUCKETS})
     pay_by_cur: dict[str, int] = defaultdict(int)
     docs = {"RE": 0, "GS": 0}
     open_count = 0
@@ -141,7 +129,7 @@ def generate_demo(
         for cur in np.unique(it["currency"]):
             m = is_open & (it["currency"] == cur)
             open_by_cur[cur] += int(it["open"][m].sum())
-            for bucket, lo, hi in AGEING:
+            for bucket, lo, hi in BUCKETS:
                 sel = m & (days_over >= lo) & (days_over <= hi)
                 ageing[cur][bucket] += int(it["open"][sel].sum())
 
@@ -196,17 +184,17 @@ def generate_demo(
         # as the full extracts delivered them, before the day's journals
         "extract": {
             "open_items_count": open_count,
-            "open_amount_by_currency": {c: _money(v) for c, v in sorted(open_by_cur.items())},
+            "open_amount_by_currency": {c: money(v) for c, v in sorted(open_by_cur.items())},
             "ageing_by_currency": {
-                c: {b: _money(v) for b, v in a.items()} for c, a in sorted(ageing.items())
+                c: {b: money(v) for b, v in a.items()} for c, a in sorted(ageing.items())
             },
             "documents": dict(docs),
-            "credit_limit_total": _money(credit_total),
+            "credit_limit_total": money(credit_total),
             "matching": dict(matching),
         },
         # the legacy state the marts must show: the extracts plus the journals after them
         **after_journals(journals, docs, matching, match_of, revenue_365),
-        "payments_by_currency": {c: _money(v) for c, v in sorted(pay_by_cur.items())},
+        "payments_by_currency": {c: money(v) for c, v in sorted(pay_by_cur.items())},
         "reconciliation": recon,
         "journals": journals,
         "crm": {
