@@ -70,7 +70,8 @@ def build(session: Session) -> None:
     plan, res = jobs.build(session)
     console.print(
         f"dbt ({plan.mode.replace('_', ' ')}: {plan.why}): "
-        f"{res.seeds} seeds, {res.models} models, {res.tests} tests passed"
+        f"{res.seeds} seeds, {res.models} models, {res.tests} data tests and "
+        f"{res.unit_tests} unit tests passed"
         + (f", {len(res.warnings)} warnings" if res.warnings else "")
     )
 
