@@ -514,7 +514,7 @@ def _synthetic_warehouse(path: Path, customers: int) -> None:
     )
     con.execute(
         f"""
-        create table marts.fct_open_items as
+        create table marts.open_items as
         select
             'RE' || lpad(j::varchar, 10, '0') as document_number,
             (10000000 + j % {customers})::bigint as customer_number,

@@ -102,7 +102,7 @@ def test_a_rename_and_a_payment_flow_both_ways(e2e_lake: dict, tmp_path: Path) -
     )
     assert (status, str(open_eur), last_paid) == ("current", "0.00", NEXT_DAY)
     ((name,),) = _query(
-        lake, f"select crm_company_name from marts.dim_customer where crm_company_id = {renamed}"
+        lake, f"select crm_company_name from marts.customers where crm_company_id = {renamed}"
     )
     assert name == "Umbenannt Handels AG"
 
@@ -150,7 +150,7 @@ def test_a_customer_deleted_in_finance_has_its_crm_properties_cleared(
     (folder / "JRNCUST_R000009.dat").write_bytes(bytes(entry))
     ledgerbridge(root, "run")
     assert _query(
-        lake, f"select count(*) from marts.dim_customer where customer_number = {customer}"
+        lake, f"select count(*) from marts.customers where customer_number = {customer}"
     ) == [(0,)]
     proc = ledgerbridge(root, "sync-crm")
     assert "failed 0" in proc.stdout

@@ -17,9 +17,9 @@ def _subject(lake: Path) -> tuple[int, str]:
     try:
         return con.execute(
             "select c.customer_number, c.email from staging.stg_legacy__customers c "
-            "join marts.dim_customer d using (customer_number) "
+            "join marts.customers d using (customer_number) "
             "where c.email is not null and d.crm_company_id is not null "
-            "and c.customer_number in (select customer_number from marts.fct_open_items) "
+            "and c.customer_number in (select customer_number from marts.open_items) "
             "order by 1 limit 1"
         ).fetchone()
     finally:
@@ -42,7 +42,7 @@ def test_export_by_customer_and_by_email(e2e_lake: dict, tmp_path: Path) -> None
     assert master["retention"] == "books_10y" and "HGB" in master["legal_basis"]
     assert by_location["bronze/legacy/open_items"]["retention"] == "accounting_8y"
     assert "warehouse.duckdb marts.customer_financial_status" in by_location
-    assert "gold/dim_customer" in by_location
+    assert "gold/customers" in by_location
     assert any(loc.startswith("landing/legacy/customers/") for loc in by_location)
     for item in report["items"]:
         assert item["purpose"] and item["legal_basis"] and item["retention"]

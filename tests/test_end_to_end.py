@@ -35,12 +35,10 @@ def _query(lake, sql: str) -> list[tuple]:
 def test_open_amounts_and_ageing_match_the_truth(e2e_lake: dict) -> None:
     lake, truth = e2e_lake["lake"], e2e_lake["truth"]
     open_by_cur = dict(
-        _query(lake, "select currency_code, sum(open_amount) from marts.fct_open_items group by 1")
+        _query(lake, "select currency_code, sum(open_amount) from marts.open_items group by 1")
     )
     assert open_by_cur == {c: Decimal(v) for c, v in truth["open_amount_by_currency"].items()}
-    assert (
-        _query(lake, "select count(*) from marts.fct_open_items")[0][0] == truth["open_items_count"]
-    )
+    assert _query(lake, "select count(*) from marts.open_items")[0][0] == truth["open_items_count"]
     cols = ", ".join(f"sum({c})" for c in BUCKETS.values())
     for cur, *sums in _query(lake, f"select currency_code, {cols} from marts.ar_aging group by 1"):
         want = truth["ageing_by_currency"][cur]
@@ -49,13 +47,11 @@ def test_open_amounts_and_ageing_match_the_truth(e2e_lake: dict) -> None:
 
 def test_documents_payments_and_credit_limits_match_the_truth(e2e_lake: dict) -> None:
     lake, truth = e2e_lake["lake"], e2e_lake["truth"]
-    docs = dict(_query(lake, "select document_type, count(*) from marts.fct_invoices group by 1"))
+    docs = dict(_query(lake, "select document_type, count(*) from marts.invoices group by 1"))
     assert docs == {"invoice": truth["documents"]["RE"], "credit_note": truth["documents"]["GS"]}
-    pays = dict(
-        _query(lake, "select currency_code, sum(amount) from marts.fct_payments group by 1")
-    )
+    pays = dict(_query(lake, "select currency_code, sum(amount) from marts.payments group by 1"))
     assert pays == {c: Decimal(v) for c, v in truth["payments_by_currency"].items()}
-    (credit,) = _query(lake, "select sum(credit_limit) from marts.dim_customer")[0]
+    (credit,) = _query(lake, "select sum(credit_limit) from marts.customers")[0]
     assert credit == Decimal(truth["credit_limit_total"])
 
 
@@ -131,17 +127,17 @@ def test_gold_delta_tables_equal_the_marts(e2e_lake: dict) -> None:
         "customer_financial_status",
         "ar_aging",
         "contract_reconciliation",
-        "fct_open_items",
-        "dim_customer",
+        "open_items",
+        "customers",
     ):
         gold = pl.read_delta(str(lake / "gold" / mart))
         (n,) = _query(lake, f"select count(*) from marts.{mart}")[0]
         assert gold.height == n
-    gold_open = DeltaTable(str(lake / "gold" / "fct_open_items")).to_pyarrow_table()
+    gold_open = DeltaTable(str(lake / "gold" / "open_items")).to_pyarrow_table()
     assert str(gold_open.schema.field("open_amount").type) == "decimal128(18, 2)"
     con = duckdb.connect()
     total = con.execute("select sum(open_amount) from gold_open").fetchone()[0]
-    (wh,) = _query(lake, "select sum(open_amount) from marts.fct_open_items")[0]
+    (wh,) = _query(lake, "select sum(open_amount) from marts.open_items")[0]
     assert total == wh
 
 
@@ -179,8 +175,8 @@ def test_summary_accounts_for_every_journal_entry_per_receiver(e2e_lake: dict) -
 def test_second_run_is_idempotent_and_sql_answers(e2e_lake: dict) -> None:
     lake = e2e_lake["lake"]
     counts = (
-        "select (select count(*) from marts.fct_invoices), "
-        "(select count(*) from marts.dim_customer), "
+        "select (select count(*) from marts.invoices), "
+        "(select count(*) from marts.customers), "
         "(select count(*) from staging.stg_crm__companies), "
         "(select count(*) from staging.stg_legacy__quarantine), "
         "(select sum(open_amount_eur) from marts.customer_financial_status)"
@@ -201,9 +197,7 @@ def test_second_run_is_idempotent_and_sql_answers(e2e_lake: dict) -> None:
     assert versions() == tables  # no new Delta version in bronze or gold
     assert _query(lake, counts) == before
     assert (
-        _query(lake, "select count(*) - count(distinct document_number) from marts.fct_invoices")[
-            0
-        ][0]
+        _query(lake, "select count(*) - count(distinct document_number) from marts.invoices")[0][0]
         == 0
     )
     out = ledgerbridge(
@@ -263,7 +257,7 @@ def test_revenue_forecast_weights_open_deals_by_stage_probability(e2e_lake: dict
     assert got == dict(by_month) and len(got) > 3
     ((invoiced, forecast_invoiced),) = _query(
         lake,
-        "select (select sum(amount_eur) from marts.fct_invoices where document_date is not null),"
+        "select (select sum(amount_eur) from marts.invoices where document_date is not null),"
         " (select sum(invoiced_revenue_eur) from marts.revenue_forecast)",
     )
     assert invoiced == forecast_invoiced
@@ -276,20 +270,20 @@ def test_revenue_forecast_weights_open_deals_by_stage_probability(e2e_lake: dict
 
 
 def test_history_answers_a_customers_credit_limit_on_a_date(e2e_lake: dict) -> None:
-    """dim_customer_history, built from the applied journals: the limit before a change is
+    """customer_history, built from the applied journals: the limit before a change is
     the baseline's, after it the journal's; a deleted customer has no current version."""
     lake, truth = e2e_lake["lake"], e2e_lake["truth"]["journals"]["customers"]
     key, changes = next(iter(truth["history"].items()))
     ((at,),) = _query(
         lake,
-        "select valid_from from marts.dim_customer_history "
+        "select valid_from from marts.customer_history "
         f"where customer_number = {key} and change_sequence = {changes[0][0]}",
     )
 
     def limit_on(moment: str) -> Decimal:
         ((value,),) = _query(
             lake,
-            "select credit_limit from marts.dim_customer_history "
+            "select credit_limit from marts.customer_history "
             f"where customer_number = {key} and valid_from <= timestamp '{moment}' "
             f"and (valid_to > timestamp '{moment}' or valid_to is null)",
         )
@@ -306,9 +300,9 @@ def test_history_answers_a_customers_credit_limit_on_a_date(e2e_lake: dict) -> N
     assert _query(
         lake,
         f"select count(*) filter (where is_current), count(*) filter (where is_deleted) "
-        f"from marts.dim_customer_history where customer_number = {gone}",
+        f"from marts.customer_history where customer_number = {gone}",
     ) == [(0, 1)]
-    ((rows,),) = _query(lake, "select count(*) from marts.dim_customer")
+    ((rows,),) = _query(lake, "select count(*) from marts.customers")
     assert rows == truth["rows_after"]
 
 
@@ -319,7 +313,7 @@ def test_the_marts_show_the_state_after_the_journals(e2e_lake: dict) -> None:
     cust, items = truth["journals"]["customers"], truth["journals"]["open_items"]
     limits = {
         str(k): int(v * 100)
-        for k, v in _query(lake, "select customer_number, credit_limit from marts.dim_customer")
+        for k, v in _query(lake, "select customer_number, credit_limit from marts.customers")
     }
     assert {k: limits[k] for k in cust["credit_cents"]} == cust["credit_cents"]
     assert set(map(str, cust["inserted"])) <= set(limits)
@@ -329,12 +323,12 @@ def test_the_marts_show_the_state_after_the_journals(e2e_lake: dict) -> None:
         for (k,) in _query(lake, "select customer_number from marts.customer_financial_status")
     }
     assert status_keys == set(limits)
-    docs = dict(_query(lake, "select document_number, is_archived from marts.fct_invoices"))
+    docs = dict(_query(lake, "select document_number, is_archived from marts.invoices"))
     assert all(docs[d] is False for d in items["inserted"])
     assert all(docs[d] is True for d in items["deleted"])  # archived: kept as history
-    open_docs = {d for (d,) in _query(lake, "select document_number from marts.fct_open_items")}
+    open_docs = {d for (d,) in _query(lake, "select document_number from marts.open_items")}
     assert not set(items["deleted"]) & open_docs
-    ((as_of,),) = _query(lake, "select distinct as_of_date from marts.fct_open_items")
+    ((as_of,),) = _query(lake, "select distinct as_of_date from marts.open_items")
     assert str(as_of) == truth["as_of_after_journals"]
     positions = dict(
         _query(
@@ -389,7 +383,7 @@ def test_credit_notes_are_credits_not_overdue_debts(e2e_lake: dict) -> None:
         "sum(o.open_amount_eur) filter (where o.is_credit) as credits, "
         "sum(o.open_amount_eur) filter (where o.is_past_due) as past_due "
         "from marts.customer_financial_status s "
-        "join marts.fct_open_items o using (customer_number) "
+        "join marts.open_items o using (customer_number) "
         "group by all having credits < 0",
     )
     assert rows, "the demo has open credit notes"

@@ -39,9 +39,9 @@ def _unique_subject(lake: Path) -> tuple[int, list[str]]:
         "select contact_name from c union all select iban from c union all "
         "select email from c) group by v having count(*) = 1) "
         "select c.customer_number, c.email, c.customer_name, c.contact_name, c.iban "
-        "from c join marts.dim_customer d using (customer_number) "
+        "from c join marts.customers d using (customer_number) "
         "where d.crm_company_id is not null and c.email is not null "
-        "and c.customer_number in (select customer_number from marts.fct_open_items) "
+        "and c.customer_number in (select customer_number from marts.open_items) "
         "and c.customer_name in (select v from names) and c.contact_name in "
         "(select v from names) and c.iban in (select v from names) order by 1",
     )
@@ -53,10 +53,10 @@ def _unique_subject(lake: Path) -> tuple[int, list[str]]:
 def _books(lake: Path) -> tuple:
     return _query(
         lake,
-        "select (select count(*) from marts.dim_customer), "
-        "(select sum(open_amount_eur) from marts.fct_open_items), "
-        "(select count(*) from marts.fct_open_items), "
-        "(select sum(amount_eur) from marts.fct_payments)",
+        "select (select count(*) from marts.customers), "
+        "(select sum(open_amount_eur) from marts.open_items), "
+        "(select count(*) from marts.open_items), "
+        "(select sum(amount_eur) from marts.payments)",
     )[0]
 
 
@@ -100,7 +100,7 @@ def test_books_still_add_up_and_the_customer_is_restricted(erased: dict) -> None
     name, company, flagged, until = _query(
         lake,
         "select customer_name, crm_company_id, is_restricted, erasable_on "
-        "from marts.dim_customer where customer_number = ?",
+        "from marts.customers where customer_number = ?",
         [customer],
     )[0]
     assert name.startswith("p_")  # the customer stays in the books, pseudonymised
@@ -108,7 +108,7 @@ def test_books_still_add_up_and_the_customer_is_restricted(erased: dict) -> None
     entry = next(e for e in restrictions.entries(Lake(lake)) if e["customer"] == customer)
     erasable = date.fromisoformat(entry["erasable_on"])
     assert flagged is True and until == erasable  # the marts carry the restriction
-    others = _query(lake, "select count(*) from marts.dim_customer where is_restricted")[0][0]
+    others = _query(lake, "select count(*) from marts.customers where is_restricted")[0][0]
     assert others == 1
     assert erasable.month == 1 and erasable.day == 1
     assert erasable.year >= date.today().year + 11  # books: 10 years from this year's end
@@ -186,7 +186,7 @@ def test_retention_purges_accounting_records_after_eight_years(erased: dict) -> 
     left = _rows(lake, "bronze/legacy/open_items")
     assert len(left) == len(items) - expired
     assert min(r["oi_doc_date"].year for r in left if r["oi_doc_date"]) == oldest + 1
-    (marts_oldest,) = _query(lake, "select min(year(document_date)) from marts.fct_invoices")[0]
+    (marts_oldest,) = _query(lake, "select min(year(document_date)) from marts.invoices")[0]
     assert marts_oldest == oldest + 1
     # the restricted customer's day has not come
     assert any(e["customer"] == erased["customer"] for e in restrictions.entries(Lake(lake)))
@@ -203,9 +203,7 @@ def test_retention_erases_a_restricted_customer_on_the_day(erased: dict) -> None
         ("bronze/legacy/payments", "pm_cust_no"),
     ):
         assert all(r[column] != customer for r in _rows(lake, location)), location
-    assert not _query(
-        lake, "select 1 from marts.dim_customer where customer_number = ?", [customer]
-    )
+    assert not _query(lake, "select 1 from marts.customers where customer_number = ?", [customer])
     assert all(e["customer"] != customer for e in restrictions.entries(Lake(lake)))
     ledgerbridge(lake, "audit", "verify")
 

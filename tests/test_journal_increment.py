@@ -16,11 +16,11 @@ from pipelines.models.build import BuildPlan, plan_build, record_published
 from pipelines.models.warehouse import connect
 from tests.conftest import ledgerbridge
 
-GOLD = ("dim_customer", "customer_financial_status", "fct_open_items", "fct_invoices", "ar_aging")
+GOLD = ("customers", "customer_financial_status", "open_items", "invoices", "ar_aging")
 
 
 def _versions(lake: Path) -> dict[str, int]:
-    return {t: DeltaTable(str(lake / "gold" / t)).version() for t in (*GOLD, "fct_payments")}
+    return {t: DeltaTable(str(lake / "gold" / t)).version() for t in (*GOLD, "payments")}
 
 
 def _differences(a: Path, b: Path) -> dict[str, int]:
@@ -82,10 +82,10 @@ def test_a_journal_change_set_is_built_as_an_increment(incremented: dict) -> Non
     assert "Build: journal increment" in out
     after = _versions(incremented["lake"])
     before = incremented["before"]
-    assert after["fct_payments"] == before["fct_payments"]  # no journal reaches payments
-    for table in ("dim_customer", "fct_open_items", "customer_financial_status"):
+    assert after["payments"] == before["payments"]  # no journal reaches payments
+    for table in ("customers", "open_items", "customer_financial_status"):
         assert after[table] == before[table] + 1  # one merge commit each
-    history = DeltaTable(str(incremented["lake"] / "gold" / "fct_open_items")).history(1)
+    history = DeltaTable(str(incremented["lake"] / "gold" / "open_items")).history(1)
     assert history[0]["operation"] == "MERGE"
     metrics = history[0]["operationMetrics"]
     touched = metrics["num_target_rows_updated"] + metrics["num_target_rows_deleted"]
@@ -140,7 +140,7 @@ def test_deleted_customers_leave_and_their_companies_become_prospects(incremente
         "intermediate.int_journal_increment_moved_matches where key_kind = 'company')"
     )
     still_matched = _query_one(
-        lake, f"select count(*) from marts.dim_customer where crm_company_id in {companies}"
+        lake, f"select count(*) from marts.customers where crm_company_id in {companies}"
     )
     prospects = _query_one(
         lake,
@@ -163,7 +163,7 @@ def test_the_changed_credit_limits_are_in_gold(incremented: dict) -> None:
     state = DeltaTable(str(lake / "bronze" / "legacy_cdc" / "customers")).to_pyarrow_table(
         columns=["cm_cust_no", "cm_credit_limit", "_journal_sequence"]
     )
-    gold = DeltaTable(str(lake / "gold" / "dim_customer")).to_pyarrow_table(
+    gold = DeltaTable(str(lake / "gold" / "customers")).to_pyarrow_table(
         columns=["customer_number", "credit_limit"]
     )
     numbers, values = gold["customer_number"].to_pylist(), gold["credit_limit"].to_pylist()
@@ -187,7 +187,7 @@ def test_the_increments_tests_read_the_touched_rows_and_still_catch_a_duplicate(
     lake_dir = tmp_path / "lake"
     shutil.copytree(incremented["lake"], lake_dir, symlinks=True)
     lake = Lake.from_url(str(lake_dir))
-    select = ["test", "--select", "fct_invoices,test_name:unique"]
+    select = ["test", "--select", "invoices,test_name:unique"]
     run_dbt(lake, select)
     compiled = next((lake.state / "dbt" / "target" / "run").rglob("unique_fct_invoices_*.sql"))
     assert "int_journal_increment_keys" in compiled.read_text()
@@ -197,11 +197,10 @@ def test_the_increments_tests_read_the_touched_rows_and_still_catch_a_duplicate(
         (touched,) = con.execute(
             "select key_value from intermediate.int_journal_increment_keys "
             "where key_kind = 'document' and key_value in "
-            "(select document_number from marts.fct_invoices) limit 1"
+            "(select document_number from marts.invoices) limit 1"
         ).fetchone()
         con.execute(
-            "insert into marts.fct_invoices select * from marts.fct_invoices "
-            "where document_number = ?",
+            "insert into marts.invoices select * from marts.invoices where document_number = ?",
             [touched],
         )
     finally:

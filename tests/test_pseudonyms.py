@@ -151,7 +151,7 @@ def test_masking_follows_the_lineage_and_the_docs_agree(e2e_lake: dict) -> None:
     assert found.of("marts", "customer_financial_status") == ["customer_name"]
     assert found.of("marts", "revenue_forecast") == ["customer_name"]
     assert {"customer_name", "city", "changed_by_user"} <= set(
-        found.of("marts", "dim_customer_history")
+        found.of("marts", "customer_history")
     )
     tagged: dict[tuple[str, str], list[str]] = {}
     root = Path(__file__).resolve().parent.parent / "models"
@@ -171,7 +171,7 @@ def test_masking_follows_the_lineage_and_the_docs_agree(e2e_lake: dict) -> None:
         lake / "analyst.duckdb",
         "select customer_name from marts.customer_financial_status "
         "union all select customer_name from marts.revenue_forecast "
-        "union all select city from marts.dim_customer_history",
+        "union all select city from marts.customer_history",
     )
     assert masked and all(v is None or v.startswith("p_") for (v,) in masked)
 

@@ -106,7 +106,7 @@ def test_the_marts_equal_the_local_lake(s3_lake: dict, e2e_lake: dict) -> None:
 
 def test_tables_and_run_log_record_residency(s3: S3Server, s3_lake: dict) -> None:
     url = s3_lake["url"]
-    for table in ("bronze/legacy/customers", "gold/dim_customer", "audit/audit_log"):
+    for table in ("bronze/legacy/customers", "gold/customers", "audit/audit_log"):
         dt = DeltaTable(f"{url}/{table}", storage_options=_storage(s3))
         assert dt.metadata().configuration[RESIDENCY_PROPERTY] == "loopback/eu-central-1/EU"
     logs = sorted((s3_lake["work"] / "logs").glob("*.jsonl"))

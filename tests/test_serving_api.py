@@ -64,7 +64,7 @@ def test_financial_status_both_ways_equals_the_mart(served: dict) -> None:
 def test_open_items_equal_the_mart(served: dict) -> None:
     ((customer, count, total),) = _mart(
         served["lake"],
-        "select customer_number, count(*), sum(open_amount_eur) from marts.fct_open_items "
+        "select customer_number, count(*), sum(open_amount_eur) from marts.open_items "
         "group by 1 order by 2 desc limit 1",
     )
     body = _get(served, f"/v1/finance-customers/{customer}/open-items").json()
@@ -78,7 +78,7 @@ def test_keys_scopes_and_errors(served: dict) -> None:
     assert _get(served, path, None).status_code == 401
     served["bogus"] = "lb_000000000000_not-a-secret"
     assert _get(served, path, "bogus").status_code == 401
-    (customer,) = _mart(served["lake"], "select min(customer_number) from marts.dim_customer")[0]
+    (customer,) = _mart(served["lake"], "select min(customer_number) from marts.customers")[0]
     forbidden = _get(served, f"/v1/finance-customers/{customer}/open-items", "status_only")
     assert forbidden.status_code == 403 and "open-items:read" in forbidden.json()["message"]
     missing = _get(served, "/v1/finance-customers/99999999999/financial-status")

@@ -7,7 +7,7 @@ open_items as (
         customer_number,
         currency_code,
         sum(open_amount) as open_amount
-    from {{ ref('fct_open_items') }}
+    from {{ ref('open_items') }}
     group by customer_number, currency_code
 ),
 

@@ -4,7 +4,7 @@
 --   document         an items-ledger change;
 --   customer_status  a customer whose financial status may change: a customer-master
 --                    change, and the customer of every touched document (before and after
---                    the change, the latter from the last build's marts.fct_invoices,
+--                    the change, the latter from the last build's marts.invoices,
 --                    named in full as dbt names it so the column lineage follows it);
 --   customer_revenue a customer whose invoiced revenue may change: a customer-master
 --                    change, and the customers of the documents inserted, deleted, or
@@ -72,7 +72,7 @@ earlier_customers as (
         select
             cast(built.customer_number as varchar) as key_value,
             revenue_documents.key_value is not null as of_revenue_document
-        from "{{ target.database }}"."marts"."fct_invoices" as built  -- noqa: RF06
+        from "{{ target.database }}"."marts"."invoices" as built  -- noqa: RF06
         inner join changed_documents on built.document_number = changed_documents.key_value
         left join revenue_documents on built.document_number = revenue_documents.key_value
     {% else %}

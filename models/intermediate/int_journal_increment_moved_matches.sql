@@ -1,9 +1,9 @@
 -- Customers and CRM companies whose match a journal increment moved (a changed VAT id, a
 -- new or deleted customer can take a CRM company from, or give one to, a customer the
--- journal did not touch): dim_customer, customer_financial_status and the forecast rebuild
+-- journal did not touch): customers, customer_financial_status and the forecast rebuild
 -- them too. Kinds: customer (the customer number), company ('company:' and the CRM company
 -- id, for the forecast's prospect rows). Empty outside an increment (see
--- macros/journal_increment.sql); in one, marts.dim_customer still holds the last build's
+-- macros/journal_increment.sql); in one, marts.customers still holds the last build's
 -- matches (named in full, as dbt names it, so the column lineage follows it).
 {{ config(materialized='table') }}
 
@@ -21,7 +21,7 @@ moved as (
             matches.customer_number as matched_customer,
             built.crm_company_id as built_company,
             matches.company_id as matched_company
-        from "{{ target.database }}"."marts"."dim_customer" as built  -- noqa: RF06
+        from "{{ target.database }}"."marts"."customers" as built  -- noqa: RF06
         full outer join matches on built.customer_number = matches.customer_number
         where built.crm_company_id is distinct from matches.company_id
     {% else %}

@@ -4,7 +4,7 @@
 with
 
 open_items as (
-    select * from {{ ref('fct_open_items') }}
+    select * from {{ ref('open_items') }}
 ),
 
 final as (

@@ -25,17 +25,17 @@
 with
 
 customers as (
-    select * from {{ ref('dim_customer') }}
+    select * from {{ ref('customers') }}
     where {{ journal_increment_filter(['customer_status', 'moved_match'], 'customer_number') }}
 ),
 
 open_items as (
-    select * from {{ ref('fct_open_items') }}
+    select * from {{ ref('open_items') }}
     where {{ journal_increment_filter(['customer_status', 'moved_match'], 'customer_number') }}
 ),
 
 payments as (
-    select * from {{ ref('fct_payments') }}
+    select * from {{ ref('payments') }}
     where {{ journal_increment_filter(['customer_status', 'moved_match'], 'customer_number') }}
 ),
 

@@ -22,7 +22,7 @@
 with
 
 invoices as (
-    select * from {{ ref('fct_invoices') }}
+    select * from {{ ref('invoices') }}
     where {{ journal_increment_filter(forecast_kinds, 'customer_number') }}
 ),
 
@@ -35,7 +35,7 @@ stages as (
 ),
 
 customers as (
-    select * from {{ ref('dim_customer') }}
+    select * from {{ ref('customers') }}
 ),
 
 companies as (

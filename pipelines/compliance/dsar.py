@@ -104,7 +104,7 @@ def resolve(lake: Lake, email: str | None, customer: int | None) -> Subject:
         try:
             marks = ",".join(str(c) for c in sorted(subject.customers))
             for (company,) in con.execute(
-                "select crm_company_id from marts.dim_customer "
+                "select crm_company_id from marts.customers "
                 f"where customer_number in ({marks}) and crm_company_id is not null"
             ).fetchall():
                 subject.companies.add(int(company))

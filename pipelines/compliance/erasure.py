@@ -311,7 +311,7 @@ def _companies_of_customers(lake: Lake, subject: Subject) -> set[int]:
     con = connect(lake.warehouse, read_only=True)
     try:
         rows = con.execute(
-            "select crm_company_id from marts.dim_customer "
+            "select crm_company_id from marts.customers "
             "where list_contains(?, customer_number) and crm_company_id is not null",
             [sorted(subject.customers)],
         ).fetchall()

@@ -24,3 +24,13 @@ def copy_file(source: Path, target: Any) -> None:
     if isinstance(target, Path):
         target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(source.read_bytes())
+
+
+def remove_tree(path: Any) -> None:
+    """Remove a folder and everything in it, on local disk or in an object store."""
+    if isinstance(path, Path):
+        import shutil
+
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists():
+        path.fs.rm(path.path, recursive=True)

@@ -294,4 +294,37 @@ def build(lake: Lake, plan: BuildPlan | None = None) -> BuildResult:
     log.info("dbt_build_plan", mode=plan.mode, why=plan.why, journal_since=plan.journal_since)
     result = run_dbt(lake, args)
     result.plan = plan
+    if not increment:
+        _drop_retired_relations(lake)
     return result
+
+
+def _drop_retired_relations(lake: Lake) -> None:
+    """After a full build, tables and views in the models' schemas that no dbt node makes
+    any more (a model renamed or removed) are dropped: a stale copy would keep data no
+    model maintains, the analysts' copy would carry it, and an erasure would miss it."""
+    from pipelines.models.warehouse import connect
+
+    manifest = lake.state / "dbt" / "target" / "manifest.json"
+    if not manifest.exists():
+        return
+    nodes = json.loads(manifest.read_text())["nodes"].values()
+    known = {
+        (n["schema"], n.get("alias") or n["name"])
+        for n in nodes
+        if n["resource_type"] in ("model", "seed", "snapshot")
+    }
+    schemas = {schema for schema, _ in known}
+    con = connect(lake.warehouse)
+    try:
+        found = con.execute(
+            "select table_schema, table_name, table_type from information_schema.tables "
+            "where table_catalog = current_database()"
+        ).fetchall()
+        for schema, name, kind in found:
+            if schema in schemas - {"main"} and (schema, name) not in known:
+                what = "view" if kind == "VIEW" else "table"
+                con.execute(f'drop {what} if exists "{schema}"."{name}"')
+                log.info("warehouse_relation_retired", relation=f"{schema}.{name}")
+    finally:
+        con.close()

@@ -34,21 +34,17 @@ INCREMENTAL_TABLES: dict[tuple[str, str], IncrementalTable] = {
     ("intermediate", "int_ar_documents_enriched"): IncrementalTable(
         "document_number", ("document",), "document_number"
     ),
-    ("marts", "dim_customer"): IncrementalTable(
+    ("marts", "customers"): IncrementalTable(
         "customer_number", ("customer", "moved_match"), "customer_number"
     ),
-    ("marts", "dim_customer_history"): IncrementalTable(
+    ("marts", "customer_history"): IncrementalTable(
         "customer_number", ("customer",), "customer_version_key"
     ),
     ("marts", "customer_financial_status"): IncrementalTable(
         "customer_number", ("customer_status", "moved_match"), "customer_number"
     ),
-    ("marts", "fct_open_items"): IncrementalTable(
-        "document_number", ("document",), "document_number"
-    ),
-    ("marts", "fct_invoices"): IncrementalTable(
-        "document_number", ("document",), "document_number"
-    ),
+    ("marts", "open_items"): IncrementalTable("document_number", ("document",), "document_number"),
+    ("marts", "invoices"): IncrementalTable("document_number", ("document",), "document_number"),
     ("marts", "revenue_forecast"): IncrementalTable(
         _FORECAST_KEY, ("customer_revenue", "moved_match", "moved_company"), "forecast_key"
     ),

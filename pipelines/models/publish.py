@@ -27,11 +27,11 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 GOLD_MARTS = (
-    "dim_customer",
+    "customers",
     "customer_matching",
-    "fct_invoices",
-    "fct_open_items",
-    "fct_payments",
+    "invoices",
+    "open_items",
+    "payments",
     "ar_aging",
     "customer_financial_status",
     "contract_reconciliation",
@@ -55,6 +55,8 @@ def publish_gold(lake: Lake, rebuilt: set[tuple[str, str]] | None = None) -> dic
     it did not rebuild are left alone and the keyed marts get their touched keys merged
     instead. Returns rows written per mart."""
     increment = rebuilt is not None
+    if not increment:
+        _remove_retired(lake)
     counts: dict[str, int] = {}
     con = connect(lake.warehouse, read_only=True)
     try:
@@ -81,6 +83,22 @@ def publish_gold(lake: Lake, rebuilt: set[tuple[str, str]] | None = None) -> dic
     finally:
         con.close()
     return counts
+
+
+def _remove_retired(lake: Lake) -> None:
+    """Gold tables no mart publishes any more (a mart renamed or dropped) are removed: a
+    stale copy would keep data no model maintains — nor erases."""
+    from pipelines.lake.storage import remove_tree
+
+    base = str(lake.gold).rstrip("/")
+    for table in lake.delta_tables():
+        if not table.startswith(base + "/"):
+            continue
+        name = table[len(base) + 1 :]
+        if "/" not in name and name not in GOLD_MARTS:
+            fence()
+            remove_tree(lake.gold / name)
+            log.info("gold_retired", table=name)
 
 
 def _type_of(con: duckdb.DuckDBPyConnection, mart: str, column: str) -> str:

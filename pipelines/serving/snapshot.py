@@ -23,7 +23,7 @@ from wh.marts.customer_financial_status
 OPEN_ITEMS = """
 select customer_number, document_number, document_type, document_date, due_date,
        currency_code, open_amount, open_amount_eur, days_past_due, ageing_bucket, dunning_level
-from wh.marts.fct_open_items
+from wh.marts.open_items
 """
 
 

@@ -154,7 +154,7 @@ def write_change_set(
 
 def _matched_customers(lake: Lake, excluded: set) -> list[int]:
     """Customers with a CRM match in gold, except those changed otherwise."""
-    gold = DeltaTable(str(lake.gold / "dim_customer")).to_pyarrow_table(
+    gold = DeltaTable(str(lake.gold / "customers")).to_pyarrow_table(
         columns=["customer_number", "crm_company_id"]
     )
     matched = gold.filter(pc.is_valid(gold["crm_company_id"]))["customer_number"].to_pylist()
