@@ -14,8 +14,12 @@ was archived or deleted; any difference (or a failed count) lists the archive as
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import dlt
 import pyarrow as pa
@@ -23,10 +27,20 @@ import pyarrow.compute as pc
 import structlog
 from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
-from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
 
 from pipelines.contracts import enforce
 from pipelines.sources.crm import settings
+from pipelines.sources.crm.helpers import (
+    DEAL_STAGE_SCHEMA,
+    deal_stage_rows,
+    inline_company,
+    list_pages,
+    live_created_by,
+    read_companies_of,
+    search_pages,
+    to_arrow,
+    ts,
+)
 
 ARCHIVE_SLACK = timedelta(hours=1)
 log = structlog.get_logger(__name__)
@@ -34,35 +48,6 @@ log = structlog.get_logger(__name__)
 # Ids of the objects of a type landed live (not archived) and created at or before a time;
 # None when nothing was landed yet.
 LandedLive = Callable[[str, datetime], "pa.Array | None"]
-
-
-def _ts(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
-
-
-def _to_arrow(
-    object_type: str, props: list[str], rows: list[dict], companies: dict[str, str | None]
-) -> pa.Table:
-    cols: dict[str, pa.Array] = {
-        "id": pa.array([int(r["id"]) for r in rows], type=pa.int64()),
-    }
-    for p in props:
-        cols[p] = pa.array([r["properties"].get(p) for r in rows], type=pa.string())
-    if object_type in settings.ASSOCIATED_COMPANY:
-        cols["company_id"] = pa.array(
-            [int(c) if (c := companies.get(r["id"])) else None for r in rows], type=pa.int64()
-        )
-    ts = pa.timestamp("ms", tz="UTC")
-    cols["created_at"] = pa.array([_ts(r["createdAt"]) for r in rows], type=ts)
-    cols["updated_at"] = pa.array([_ts(r["updatedAt"]) for r in rows], type=ts)
-    cols["archived"] = pa.array([bool(r.get("archived")) for r in rows], type=pa.bool_())
-    cols["archived_at"] = pa.array([_ts(r.get("archivedAt")) for r in rows], type=ts)
-    return pa.table(cols)
-
-
-def _inline_company(row: dict) -> str | None:
-    found = row.get("associations", {}).get("companies", {}).get("results", [])
-    return found[0]["id"] if found else None
 
 
 def properties_to_land(configured: dict[str, list[str]] | None) -> dict[str, list[str]]:
@@ -75,6 +60,191 @@ def properties_to_land(configured: dict[str, list[str]] | None) -> dict[str, lis
             f"known: {', '.join(settings.PROPERTIES)}"
         )
     return chosen
+
+
+@dataclass
+class Suppression:
+    """Keyed hashes (compliance/suppression.py) of people never to land again."""
+
+    hashes: frozenset[str] = frozenset()
+    key: bytes = b""
+
+    def holds(self, row: dict) -> bool:
+        email = row.get("properties", {}).get("email")
+        if not self.hashes or not email:
+            return False
+        from pipelines.compliance.suppression import token
+
+        return token(self.key, email) in self.hashes
+
+
+@dataclass
+class Batch:
+    """The rows of one object type on their way to a load: one version per id (Delta MERGE
+    refuses duplicate source keys, and a windowed search repeats its boundary rows)."""
+
+    object_type: str
+    properties: list[str]
+    suppression: Suppression
+    at_cursor: set[tuple[str, str]]  # (id, updatedAt) the last run landed at the cursor
+    archived_landed: set[tuple[str, str]]  # (id, archivedAt) landed by an earlier run
+    rows: dict[str, dict] = field(default_factory=dict)
+    companies: dict[str, str | None] = field(default_factory=dict)
+    sent: set[int] = field(default_factory=set)
+    seen_archived: set[tuple[str, str]] = field(default_factory=set)
+    # a newer version of an id already sent in this load waits for the next run: the
+    # cursor is held back to its time
+    held_back: str | None = None
+
+    def add(self, page: list[dict]) -> None:
+        for r in page:
+            if self.suppression.holds(r):
+                continue
+            if (r["id"], r["updatedAt"]) in self.at_cursor and not r.get("archived"):
+                continue
+            if r.get("archived"):
+                mark = (r["id"], r.get("archivedAt") or "")
+                self.seen_archived.add(mark)
+                if mark in self.archived_landed:
+                    continue
+            if int(r["id"]) in self.sent:
+                if not r.get("archived"):
+                    stamp = r["updatedAt"]
+                    self.held_back = min(self.held_back or stamp, stamp)
+                continue
+            known = self.rows.get(r["id"])
+            if known is None or r["updatedAt"] >= known["updatedAt"]:
+                self.rows[r["id"]] = r
+
+    def full(self) -> bool:
+        return len(self.rows) >= settings.BATCH_ROWS
+
+    def flush(self) -> pa.Table:
+        rows = list(self.rows.values())
+        table = to_arrow(self.object_type, self.properties, rows, self.companies)
+        self.sent.update(int(r["id"]) for r in rows)
+        self.rows.clear()
+        self.companies.clear()
+        return enforce("crm", self.object_type, table)
+
+
+def archive_unchanged(
+    client: Any,
+    object_type: str,
+    cursor: str,
+    seen_live: list[int],
+    landed_live: LandedLive | None,
+) -> bool:
+    """True when no object landed live and created by `cursor` has been archived or
+    deleted since: the CRM counts as many live ones as the lake now holds."""
+    if landed_live is None:
+        return False
+    landed = landed_live(object_type, ts(cursor))
+    if landed is None:
+        return False
+    seen = pa.array(sorted(set(seen_live)), type=pa.int64())
+    ours = len(landed) + (pc.sum(pc.invert(pc.is_in(seen, value_set=landed))).as_py() or 0)
+    theirs = live_created_by(client, object_type, cursor)
+    log.info(
+        "crm_archive_check",
+        object_type=object_type,
+        crm_live=theirs,
+        landed_live=ours,
+        listing_archive=ours != theirs,
+    )
+    return ours == theirs
+
+
+def objects(
+    client: Any,
+    object_type: str,
+    properties: list[str],
+    suppression: Suppression,
+    landed_live: LandedLive | None,
+) -> Iterator[pa.Table]:
+    """One object type, incrementally: the full list on the first run, the search by
+    last-modified after it; the archive when something may have left (module docstring)."""
+    state = dlt.current.resource_state()
+    cursor = state.get("cursor")
+    if state.get("properties", properties) != properties:
+        # the landed properties changed: page everything again, so every record gets the
+        # new columns (and the frozen schema contract sees them)
+        cursor, state["ids_at_cursor"] = None, []
+    state["properties"] = list(properties)
+    # the search is `>= cursor`: the rows at exactly the cursor were landed by the last
+    # run; skipping them (same id, same modification time) keeps a run with nothing new
+    # from merging anything, so it writes no Delta version
+    batch = Batch(
+        object_type,
+        properties,
+        suppression,
+        at_cursor={(i, cursor) for i in state.get("ids_at_cursor", [])},
+        archived_landed={tuple(x) for x in state.get("archived_landed", [])},
+    )
+    associated = object_type in settings.ASSOCIATED_COMPANY
+    newest = cursor
+    seen_live: list[int] = []  # live objects of this run created by the cursor
+    ids_at: dict[str, set[str]] = {cursor: {i for i, _ in batch.at_cursor}} if cursor else {}
+    pages = (
+        list_pages(client, object_type, properties, archived=False)
+        if cursor is None
+        else search_pages(client, object_type, properties, cursor)
+    )
+    for page in pages:
+        if associated and cursor is None:
+            batch.companies.update({r["id"]: inline_company(r) for r in page})
+        elif associated:
+            batch.companies.update(read_companies_of(client, object_type, [r["id"] for r in page]))
+        batch.add(page)
+        for r in page:
+            ids_at.setdefault(r["updatedAt"], set()).add(r["id"])
+            if cursor is not None and ts(r["createdAt"]) <= ts(cursor):
+                seen_live.append(int(r["id"]))
+        newest = max([newest or "", *(r["updatedAt"] for r in page)])
+        if batch.full():
+            yield batch.flush()
+    # the list of archived objects has no time filter: those archived well before the
+    # cursor were landed by an earlier run (an hour of slack covers the race of an archive
+    # during that run); they are paged but not landed again
+    swept = cursor is None or not archive_unchanged(
+        client, object_type, cursor, seen_live, landed_live
+    )
+    settled = ts(cursor) - ARCHIVE_SLACK if cursor else None
+    for page in list_pages(client, object_type, properties, archived=True) if swept else ():
+        if settled is not None:
+            page = [r for r in page if not r.get("archivedAt") or ts(r["archivedAt"]) >= settled]
+        if associated:
+            batch.companies.update({r["id"]: inline_company(r) for r in page})
+        batch.add(page)
+        if batch.full():
+            yield batch.flush()
+    if batch.rows:
+        yield batch.flush()
+    if newest:
+        held = batch.held_back
+        state["cursor"] = min(newest, held) if held else newest
+        state["ids_at_cursor"] = (
+            sorted(ids_at.get(newest, set())) if state["cursor"] == newest else []
+        )
+    # only the marks the next run's time filter lets through are kept: the state stays
+    # small (it is read and written on every run) however many objects the archive holds
+    keep = ts(state["cursor"]) - ARCHIVE_SLACK if state.get("cursor") else None
+    state["archived_landed"] = sorted(
+        m
+        for m in (batch.seen_archived if swept else batch.archived_landed)
+        if keep is None or not m[1] or ts(m[1]) >= keep
+    )
+
+
+def deal_stages(client: Any) -> Iterator[pa.Table]:
+    """The deal pipelines' stages with their win probability, landed when they changed."""
+    rows = deal_stage_rows(client)
+    state = dlt.current.source_state()
+    digest = hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
+    if state.get("deal_stages_digest") == digest:
+        return  # unchanged: nothing upserted, no new Delta version
+    state["deal_stages_digest"] = digest
+    yield enforce("crm", "deal_stages", pa.Table.from_pylist(rows, DEAL_STAGE_SCHEMA))
 
 
 @dlt.source(name="crm", max_table_nesting=0)
@@ -95,293 +265,25 @@ def crm_source(  # noqa: ANN201
     archive is listed on every run)."""
     client = RESTClient(base_url=base_url, auth=BearerTokenAuth(token))
     landed = properties_to_land(properties)
-
-    def is_suppressed(row: dict) -> bool:
-        """A person on the suppression list (erased on request) never lands again."""
-        email = row.get("properties", {}).get("email")
-        if not suppressed or not email:
-            return False
-        from pipelines.compliance.suppression import token as suppression_token
-
-        return suppression_token(suppression_key, email) in suppressed
-
+    suppression = Suppression(suppressed, suppression_key)
     contract = "evolve" if allow_schema_change else "freeze"
-
-    def read_companies_of(object_type: str, ids: list[str]) -> dict[str, str | None]:
-        """Associations for objects that came from search (which does not return them)."""
-        out: dict[str, str | None] = {}
-        for i in range(0, len(ids), 100):
-            resp = client.post(
-                f"/crm/v4/associations/{object_type}/companies/batch/read",
-                json={"inputs": [{"id": x} for x in ids[i : i + 100]]},
-            )
-            resp.raise_for_status()
-            for r in resp.json()["results"]:
-                if r["to"]:
-                    out[r["from"]["id"]] = str(r["to"][0]["toObjectId"])
-        return out
-
-    def list_pages(object_type: str, archived: bool) -> Iterator[list[dict]]:
-        params = {
-            "limit": settings.PAGE_LIMIT,
-            "archived": str(archived).lower(),
-            "properties": ",".join(landed[object_type]),
-        }
-        if object_type in settings.ASSOCIATED_COMPANY:
-            params["associations"] = "companies"
-        paginator = JSONResponseCursorPaginator(
-            cursor_path="paging.next.after", cursor_param="after"
-        )
-        yield from client.paginate(
-            f"/crm/v3/objects/{object_type}",
-            params=params,
-            paginator=paginator,
-            data_selector="results",
-        )
-
-    def search_pages(object_type: str, since: str) -> Iterator[list[dict]]:
-        """Everything modified at or after `since`, windowed below the search cap."""
-        prop = settings.LAST_MODIFIED[object_type]
-        low = since
-        while True:
-            seen = 0
-            last_ts = low
-            after: str | None = None
-            while True:
-                body = {
-                    "filterGroups": [
-                        {"filters": [{"propertyName": prop, "operator": "GTE", "value": low}]}
-                    ],
-                    "sorts": [{"propertyName": prop, "direction": "ASCENDING"}],
-                    "properties": list(landed[object_type]),
-                    "limit": settings.SEARCH_LIMIT,
-                }
-                if after:
-                    body["after"] = after
-                resp = client.post(f"/crm/v3/objects/{object_type}/search", json=body)
-                resp.raise_for_status()
-                data = resp.json()
-                page = data["results"]
-                if page:
-                    yield page
-                    seen += len(page)
-                    last_ts = page[-1]["updatedAt"]
-                after = data.get("paging", {}).get("next", {}).get("after")
-                if not after:
-                    return
-                if seen + settings.SEARCH_LIMIT > settings.SEARCH_CAP:
-                    break
-            if last_ts == low:
-                raise RuntimeError(
-                    f"more than {settings.SEARCH_CAP} {object_type} share the "
-                    f"modification time {low}; cannot window the search"
-                )
-            low = last_ts  # restart the window; GTE repeats the boundary rows, upsert dedups
-
-    def live_created_by(object_type: str, until: str) -> int:
-        """The CRM's count of live objects created at or before `until` (one search)."""
-        body = {
-            "filterGroups": [
-                {"filters": [{"propertyName": "createdate", "operator": "LTE", "value": until}]}
-            ],
-            "properties": ["hs_object_id"],
-            "limit": 1,
-        }
-        resp = client.post(f"/crm/v3/objects/{object_type}/search", json=body)
-        resp.raise_for_status()
-        return int(resp.json()["total"])
-
-    def archive_unchanged(object_type: str, cursor: str, seen_live: list[int]) -> bool:
-        """True when no object landed live and created by `cursor` has been archived or
-        deleted since: the CRM counts as many live ones as the lake now holds."""
-        if landed_live is None:
-            return False
-        landed = landed_live(object_type, _ts(cursor))
-        if landed is None:
-            return False
-        seen = pa.array(sorted(set(seen_live)), type=pa.int64())
-        ours = len(landed) + (pc.sum(pc.invert(pc.is_in(seen, value_set=landed))).as_py() or 0)
-        theirs = live_created_by(object_type, cursor)
-        log.info(
-            "crm_archive_check",
-            object_type=object_type,
-            crm_live=theirs,
-            landed_live=ours,
-            listing_archive=ours != theirs,
-        )
-        return ours == theirs
-
-    def make_resource(object_type: str):
-        @dlt.resource(
+    resources = [
+        dlt.resource(
+            objects,
             name=object_type,
             table_format="delta",
             primary_key="id",
             write_disposition={"disposition": "merge", "strategy": "upsert"},
             schema_contract={"tables": "evolve", "columns": contract, "data_type": contract},
-        )
-        def objects() -> Iterator[pa.Table]:
-            state = dlt.current.resource_state()
-            cursor = state.get("cursor")
-            if state.get("properties", landed[object_type]) != landed[object_type]:
-                # the landed properties changed: page everything again, so every record
-                # gets the new columns (and the frozen schema contract sees them)
-                cursor, state["ids_at_cursor"] = None, []
-            state["properties"] = list(landed[object_type])
-            # the search is `>= cursor`: the rows at exactly the cursor were landed by the last
-            # run; skipping them (same id, same modification time) keeps a run with nothing
-            # new from merging anything, so it writes no Delta version
-            at_cursor = {(i, cursor) for i in state.get("ids_at_cursor", [])}
-            archived_landed = {tuple(x) for x in state.get("archived_landed", [])}
-            seen_archived: set[tuple[str, str]] = set()
-            # One version per id per load: Delta MERGE refuses duplicate source keys, and
-            # windowed search repeats boundary rows. A newer version of an id already sent
-            # in this load is left for the next run by holding the cursor back.
-            buf: dict[str, dict] = {}
-            sent: set[int] = set()
-            companies: dict[str, str | None] = {}
-            newest = cursor
-            seen_live: list[int] = []  # live objects of this run created by the cursor
-            held_back: str | None = None
-            ids_at: dict[str, set[str]] = {}
-            if cursor:
-                ids_at[cursor] = {i for i, _ in at_cursor}
-
-            def add(rows: list[dict]) -> None:
-                nonlocal held_back
-                for r in rows:
-                    if is_suppressed(r):
-                        continue
-                    if (r["id"], r["updatedAt"]) in at_cursor and not r.get("archived"):
-                        continue
-                    if r.get("archived"):
-                        mark = (r["id"], r.get("archivedAt") or "")
-                        seen_archived.add(mark)
-                        if mark in archived_landed:
-                            continue
-                    if int(r["id"]) in sent:
-                        if not r.get("archived"):
-                            stamp = r["updatedAt"]
-                            held_back = min(held_back or stamp, stamp)
-                        continue
-                    known = buf.get(r["id"])
-                    if known is None or r["updatedAt"] >= known["updatedAt"]:
-                        buf[r["id"]] = r
-
-            def flush() -> pa.Table:
-                rows = list(buf.values())
-                table = enforce(
-                    "crm", object_type, _to_arrow(object_type, landed[object_type], rows, companies)
-                )
-                sent.update(int(r["id"]) for r in rows)
-                buf.clear()
-                companies.clear()
-                return table
-
-            pages = (
-                list_pages(object_type, False)
-                if cursor is None
-                else search_pages(object_type, cursor)
-            )
-            for page in pages:
-                if object_type in settings.ASSOCIATED_COMPANY:
-                    if cursor is None:
-                        companies.update({r["id"]: _inline_company(r) for r in page})
-                    else:
-                        companies.update(read_companies_of(object_type, [r["id"] for r in page]))
-                add(page)
-                for r in page:
-                    ids_at.setdefault(r["updatedAt"], set()).add(r["id"])
-                    if cursor is not None and _ts(r["createdAt"]) <= _ts(cursor):
-                        seen_live.append(int(r["id"]))
-                newest = max([newest or "", *(r["updatedAt"] for r in page)])
-                if len(buf) >= settings.BATCH_ROWS:
-                    yield flush()
-            # the list of archived objects has no time filter: those archived well before
-            # the cursor were landed by an earlier run (an hour of slack covers the race of
-            # an archive during that run); they are paged but not landed again
-            swept = cursor is None or not archive_unchanged(object_type, cursor, seen_live)
-            settled = _ts(cursor) - ARCHIVE_SLACK if cursor else None
-            for page in list_pages(object_type, True) if swept else ():
-                if settled is not None:
-                    page = [
-                        r
-                        for r in page
-                        if not r.get("archivedAt") or _ts(r["archivedAt"]) >= settled
-                    ]
-                if object_type in settings.ASSOCIATED_COMPANY:
-                    companies.update({r["id"]: _inline_company(r) for r in page})
-                add(page)
-                if len(buf) >= settings.BATCH_ROWS:
-                    yield flush()
-            if buf:
-                yield flush()
-            if newest:
-                state["cursor"] = min(newest, held_back) if held_back else newest
-                if state["cursor"] == newest:
-                    state["ids_at_cursor"] = sorted(ids_at.get(newest, set()))
-                else:
-                    state["ids_at_cursor"] = []
-            # only the marks the next run's time filter lets through are kept: the state
-            # stays small (it is read and written on every run) however many objects the
-            # archive holds
-            keep = _ts(state["cursor"]) - ARCHIVE_SLACK if state.get("cursor") else None
-            state["archived_landed"] = sorted(
-                m
-                for m in (seen_archived if swept else archived_landed)
-                if keep is None or not m[1] or _ts(m[1]) >= keep
-            )
-
-        return objects
-
-    @dlt.resource(
+        )(client, object_type, landed[object_type], suppression, landed_live)
+        for object_type in landed
+    ]
+    stages = dlt.resource(
+        deal_stages,
         name="deal_stages",
         table_format="delta",
         primary_key=("pipeline_id", "stage_id"),
         # upserted when the definitions changed (a replace with nothing new would truncate)
         write_disposition={"disposition": "merge", "strategy": "upsert"},
-    )
-    def deal_stages() -> Iterator[pa.Table]:
-        """The deal pipelines' stages with their win probability, landed when they changed."""
-        resp = client.get("/crm/v3/pipelines/deals")
-        resp.raise_for_status()
-        rows = [
-            {
-                "pipeline_id": pipeline["id"],
-                "pipeline_label": pipeline["label"],
-                "stage_id": stage["id"],
-                "stage_label": stage["label"],
-                "display_order": int(stage.get("displayOrder", 0)),
-                "probability": stage.get("metadata", {}).get("probability"),
-                "is_closed": stage.get("metadata", {}).get("isClosed") == "true",
-            }
-            for pipeline in resp.json()["results"]
-            for stage in pipeline["stages"]
-        ]
-        import hashlib
-        import json
-
-        state = dlt.current.source_state()
-        digest = hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
-        if state.get("deal_stages_digest") == digest:
-            return  # unchanged: nothing replaced, no new Delta version
-        state["deal_stages_digest"] = digest
-        yield enforce(
-            "crm",
-            "deal_stages",
-            pa.Table.from_pylist(
-                rows,
-                pa.schema(
-                    [
-                        ("pipeline_id", pa.string()),
-                        ("pipeline_label", pa.string()),
-                        ("stage_id", pa.string()),
-                        ("stage_label", pa.string()),
-                        ("display_order", pa.int64()),
-                        ("probability", pa.string()),
-                        ("is_closed", pa.bool_()),
-                    ]
-                ),
-            ),
-        )
-
-    return [*(make_resource(t) for t in landed), deal_stages]
+    )(client)
+    return [*resources, stages]

@@ -47,3 +47,10 @@ PAGE_LIMIT = 100
 SEARCH_LIMIT = 200
 SEARCH_CAP = 10_000  # HubSpot's search never returns more; we window by timestamp instead
 BATCH_ROWS = 10_000
+BATCH_READ_LIMIT = 100  # inputs per batch call
+
+# HubSpot's endpoints the source calls ({object_type}: companies, contacts, deals)
+OBJECTS = "/crm/v3/objects/{object_type}"
+SEARCH = "/crm/v3/objects/{object_type}/search"
+ASSOCIATIONS_BATCH_READ = "/crm/v4/associations/{object_type}/companies/batch/read"
+DEAL_PIPELINES = "/crm/v3/pipelines/deals"
