@@ -67,7 +67,7 @@ def _open_item_engine() -> tuple[object, object]:
     """The layout and options, parsed once: every timed run measures decoding, not the
     copybook parser (which would add the same few ms to every run, serial to the workers)."""
     from pipelines.copybook import parse_copybook
-    from pipelines.decoding.records import DecodeOptions
+    from pipelines.decoding.records.decode import DecodeOptions
 
     feed = feed_by_name("open_items")
     layout = parse_copybook((lf.COPYBOOK_DIR / feed.copybook).read_text())[feed.detail_record]
@@ -78,8 +78,8 @@ def engine_to_polars(path: Path) -> int:
     """The engine alone: file → polars DataFrames, one pass."""
     import polars as pl
 
-    from pipelines.decoding.decode_file import decode_file
-    from pipelines.decoding.framing import Framing
+    from pipelines.decoding.execution.decode_file import decode_file
+    from pipelines.decoding.records.framing import Framing
 
     layout, opts = _open_item_engine()
     return sum(
@@ -92,7 +92,7 @@ def engine_workers(pool: object, path: Path, passes: int = 1) -> int:
     per split, in file order; `passes` times over the file."""
     import polars as pl
 
-    from pipelines.decoding.framing import Framing
+    from pipelines.decoding.records.framing import Framing
 
     layout, opts = _open_item_engine()
     rows = 0
@@ -107,7 +107,7 @@ def engine_workers_to_delta(pool: object, path: Path, target: Path) -> int:
     Parquet files, one commit at the end."""
     import shutil
 
-    from pipelines.decoding.framing import Framing
+    from pipelines.decoding.records.framing import Framing
 
     layout, opts = _open_item_engine()
     shutil.rmtree(target, ignore_errors=True)
@@ -122,8 +122,8 @@ def engine_to_delta(path: Path, target: Path) -> int:
     import pyarrow as pa
     from deltalake import write_deltalake
 
-    from pipelines.decoding.decode_file import decode_file
-    from pipelines.decoding.framing import Framing
+    from pipelines.decoding.execution.decode_file import decode_file
+    from pipelines.decoding.records.framing import Framing
 
     layout, opts = _open_item_engine()
     batches = (b.table for b in decode_file(str(path), layout, opts, Framing()))
@@ -209,8 +209,8 @@ def _scaling(seconds: dict[int, list[float]]) -> str:
 
 
 def bench_decoder(records: int, repeats: int, rounds: int = 11) -> None:
-    from pipelines.decoding.memory import reuse_freed_memory
-    from pipelines.decoding.parallel import DecoderPool
+    from pipelines.decoding.execution.memory import reuse_freed_memory
+    from pipelines.decoding.execution.parallel import DecoderPool
 
     reuse_freed_memory()
     with tempfile.TemporaryDirectory() as tmp:
@@ -698,9 +698,9 @@ def bench_cdc(rows: int, change_percent: float = 1.0, repeats: int = 3) -> None:
     from deltalake import write_deltalake
 
     from pipelines.copybook import parse_copybook
-    from pipelines.decoding.decode_file import decode_file
-    from pipelines.decoding.framing import Framing
-    from pipelines.decoding.records import DecodeOptions
+    from pipelines.decoding.execution.decode_file import decode_file
+    from pipelines.decoding.records.decode import DecodeOptions
+    from pipelines.decoding.records.framing import Framing
     from pipelines.lake.paths import Lake
     from pipelines.sources.extract import extract_legacy
     from pipelines.sources.journals.apply import (

@@ -13,7 +13,7 @@ import numpy as np
 from deltalake import DeltaTable
 
 from pipelines.copybook import parse_copybook
-from pipelines.decoding.records import DecodeOptions, decode_chunk
+from pipelines.decoding.records.decode import DecodeOptions, decode_chunk
 from pipelines.embedded.crm_sandbox.store import CrmStore
 from pipelines.embedded.demo import legacy_files as lf
 from pipelines.embedded.demo.world import to_days

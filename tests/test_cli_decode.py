@@ -136,8 +136,8 @@ def test_t21_nested_variable_size_occurs_in_ascii() -> None:
 
 def test_vb_blocks_stream_to_the_same_records_as_v(tmp_path: Path) -> None:
     """VB = BDW blocks of RDW records: re-block a V file (IBM RDWs) and decode both."""
-    from pipelines.decoding.framing import Framing, frame
-    from pipelines.decoding.reader import read_records
+    from pipelines.decoding.execution.reader import read_records
+    from pipelines.decoding.records.framing import Framing, frame
 
     be = CONFORMANCE / "t05_multisegment_vrl_rdw" / "data" / "COMP.DETAILS.FEB02.DATA.RDW.BE.dat"
     raw = be.read_bytes()
@@ -163,10 +163,10 @@ def test_vb_blocks_stream_to_the_same_records_as_v(tmp_path: Path) -> None:
 
 def test_t17c_parent_child_segments_nest_under_their_parents() -> None:
     from pipelines.copybook import parse_copybook
-    from pipelines.decoding.decode_file import decode_file
-    from pipelines.decoding.framing import Framing
-    from pipelines.decoding.nested import assemble_hierarchy, nest
-    from pipelines.decoding.records import DecodeOptions
+    from pipelines.decoding.execution.decode_file import decode_file
+    from pipelines.decoding.records.decode import DecodeOptions
+    from pipelines.decoding.records.framing import Framing
+    from pipelines.decoding.records.nested import assemble_hierarchy, nest
 
     data, copybook = _case("t17_hierarchical_multisegment_vrl")
     layout = next(iter(parse_copybook(copybook.read_text()).values()))

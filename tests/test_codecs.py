@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipelines.decoding.arrow_columns import decimal_array
-from pipelines.decoding.binary import decode_binary
-from pipelines.decoding.dates import digits_to_date
-from pipelines.decoding.packed import decode_packed
-from pipelines.decoding.text import decode_text
-from pipelines.decoding.zoned import decode_zoned
+from pipelines.decoding.fields.arrow_columns import decimal_array
+from pipelines.decoding.fields.binary import decode_binary
+from pipelines.decoding.fields.dates import digits_to_date
+from pipelines.decoding.fields.packed import decode_packed
+from pipelines.decoding.fields.text import decode_text
+from pipelines.decoding.fields.zoned import decode_zoned
 from pipelines.embedded.demo import encoding
 
 
@@ -137,7 +137,7 @@ def test_text_trimming_policies() -> None:
 
 
 def test_ibm_hex_float_known_values() -> None:
-    from pipelines.decoding.floats import decode_float
+    from pipelines.decoding.fields.floats import decode_float
 
     single = np.frombuffer(bytes.fromhex("41100000C276A00000000000"), dtype=np.uint8)
     assert decode_float(single.reshape(3, 4), "ibm").tolist() == [1.0, -118.625, 0.0]
@@ -150,7 +150,7 @@ def test_ibm_hex_float_known_values() -> None:
 @given(st.lists(st.integers(-(10**36) + 1, 10**36 - 1), min_size=1, max_size=20))
 def test_wide_zoned_and_display_numbers_are_exact(values: list[int]) -> None:
     from pipelines.copybook.model import Field, Picture, Usage
-    from pipelines.decoding.display_numbers import decode_display_number
+    from pipelines.decoding.fields.display_numbers import decode_display_number
 
     pic = Picture(text="S9(37)", category="numeric", digits=37, signed=True, length=37)
     f = Field(name="N", offset=0, size=37, picture=pic, usage=Usage.DISPLAY, line=1)
@@ -170,7 +170,7 @@ def test_wide_zoned_and_display_numbers_are_exact(values: list[int]) -> None:
     st.sampled_from(["YYYYMMDD", "CYYMMDD", "YYMMDD", "YYYYDDD"]),
 )
 def test_compiled_dates_agree_with_numpy_dates(values: list[int], fmt: str) -> None:
-    from pipelines.decoding import kernels
+    from pipelines.decoding.fields import kernels
 
     arr = np.array(values, dtype=np.int64)
     want_days, want_zero, want_bad = digits_to_date(arr, fmt)
@@ -187,7 +187,7 @@ def test_compiled_dates_agree_with_numpy_dates(values: list[int], fmt: str) -> N
 @settings(max_examples=30)
 def test_compiled_text_equals_codec_text(codepage: str, trim: str, raw: bytes) -> None:
     """Any bytes at all (controls, spaces, letters): both text paths give the same strings."""
-    from pipelines.decoding.text import decode_text_compiled
+    from pipelines.decoding.fields.text import decode_text_compiled
 
     block = np.frombuffer(raw, dtype=np.uint8).reshape(6, 10)
     for controls in ("space", "keep"):
@@ -207,7 +207,7 @@ def test_packed_pad_nibble_beyond_the_pic_is_a_fault_not_a_crash(
     """PIC S9(n) COMP-3 with n even has a high-order pad nibble; a non-zero pad (damage)
     makes the value null with a reason instead of an out-of-precision decimal."""
     from pipelines.copybook import parse_copybook
-    from pipelines.decoding.records import DecodeOptions, decode_chunk, fault_entries
+    from pipelines.decoding.records.decode import DecodeOptions, decode_chunk, fault_entries
 
     digits_pic *= 2  # even digit counts only
     text = f"       01  R.\n           05  AMT  PIC S9({digits_pic - 2})V99 COMP-3.\n"
@@ -241,7 +241,7 @@ def test_packed_pad_nibble_beyond_the_pic_is_a_fault_not_a_crash(
 def test_text_views_hold_the_same_strings(
     data: bytes, width: int, codepage: str, trim: str, controls: str
 ) -> None:
-    from pipelines.decoding.text import decode_text_compiled, decode_text_views
+    from pipelines.decoding.fields.text import decode_text_compiled, decode_text_views
 
     n = len(data) // width
     records = np.frombuffer(data[: n * width], dtype=np.uint8).reshape(n, width)
@@ -299,7 +299,8 @@ def test_compiled_numbers_equal_the_numpy_path(data: st.DataObject) -> None:
     from unittest import mock
 
     from pipelines.copybook import parse_copybook
-    from pipelines.decoding import records as rec
+    from pipelines.decoding.records import decode as rec
+    from pipelines.decoding.records import selector
 
     layout = parse_copybook(_KERNEL_COPYBOOK)["R"]
     rows = data.draw(st.lists(st.builds(lambda: None), min_size=1, max_size=12))
@@ -308,7 +309,7 @@ def test_compiled_numbers_equal_the_numpy_path(data: st.DataObject) -> None:
     opts = rec.DecodeOptions("cp037", dates={"d_ymd": "YYYYMMDD", "d_cymd": "CYYMMDD"})
     compiled, compiled_faults = rec.decode_chunk(matrix, layout, opts)
     assert rec._compiled_numbers(matrix, layout, opts)  # the kernel did take the fields
-    with mock.patch.object(rec, "_kernel_kind", return_value=None):
+    with mock.patch.object(selector, "_kernel", return_value=None):
         plain, plain_faults = rec.decode_chunk(matrix, layout, opts)
     assert compiled.schema == plain.schema
     assert compiled.to_pylist() == plain.to_pylist()
@@ -335,7 +336,7 @@ def test_text_columns_in_one_pass_equal_each_column_alone(
 ) -> None:
     """Several text fields (overlapping, each with its own code page) decoded together in
     one pass hold exactly what the codec path gives for each field alone."""
-    from pipelines.decoding.text import decode_text_columns
+    from pipelines.decoding.fields.text import decode_text_columns
 
     n = len(data) // 64
     records = np.frombuffer(data[: n * 64], dtype=np.uint8).reshape(n, 64)

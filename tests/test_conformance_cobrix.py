@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from pipelines.copybook import parse_copybook
-from pipelines.decoding.framing import Framing, FramingError, frame, gather
-from pipelines.decoding.records import DecodeOptions, decode_chunk
+from pipelines.decoding.records.decode import DecodeOptions, decode_chunk
+from pipelines.decoding.records.framing import Framing, FramingError, frame, gather
 from tests.conftest import CONFORMANCE
 
 pytestmark = pytest.mark.skipif(

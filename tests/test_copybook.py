@@ -163,8 +163,8 @@ def test_renames_of_an_unknown_item_names_the_line() -> None:
 def test_renamed_items_decode_and_nest() -> None:
     import numpy as np
 
-    from pipelines.decoding.nested import nest
-    from pipelines.decoding.records import DecodeOptions, decode_chunk
+    from pipelines.decoding.records.decode import DecodeOptions, decode_chunk
+    from pipelines.decoding.records.nested import nest
 
     text = "01 REC.\n 05 A PIC X(2).\n 05 B PIC 9(2).\n66 AB RENAMES A THRU B.\n"
     rec = parse_copybook(text, free_format=True)["REC"]
@@ -236,8 +236,8 @@ def test_sync_boundaries_by_usage_and_table_start() -> None:
 
 
 def test_sync_with_variable_size_occurs_is_refused_with_the_line() -> None:
-    from pipelines.decoding.framing import FramingError
-    from pipelines.decoding.variable_occurs import split_variable_records
+    from pipelines.decoding.records.framing import FramingError
+    from pipelines.decoding.records.variable_occurs import split_variable_records
 
     text = """
        01  R.

@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipelines.copybook import parse_copybook
-from pipelines.decoding.json_lines import render_json_lines
-from pipelines.decoding.nested import nest, to_json
-from pipelines.decoding.records import DecodeOptions, decode_chunk, fault_entries
+from pipelines.decoding.output.json_lines import render_json_lines
+from pipelines.decoding.records.decode import DecodeOptions, decode_chunk, fault_entries
+from pipelines.decoding.records.nested import nest, to_json
 
 CONFORMANCE = Path(__file__).resolve().parents[2] / "shared/conformance/cobrix"
 

@@ -12,11 +12,11 @@ import pytest
 
 from pipelines.bench import write_open_items
 from pipelines.copybook import parse_copybook
-from pipelines.decoding.decode_file import StrictModeError, decode_file
-from pipelines.decoding.framing import Framing, FramingError, frame
-from pipelines.decoding.parallel import DecoderPool, _scratch_dir
-from pipelines.decoding.records import DecodeOptions
-from pipelines.decoding.splits import plan_splits
+from pipelines.decoding.execution.decode_file import StrictModeError, decode_file
+from pipelines.decoding.execution.parallel import DecoderPool, _scratch_dir
+from pipelines.decoding.execution.splits import plan_splits
+from pipelines.decoding.records.decode import DecodeOptions
+from pipelines.decoding.records.framing import Framing, FramingError, frame
 
 COPYBOOK = Path(__file__).resolve().parent.parent / "pipelines/embedded/demo/copybooks/AROPEN.cpy"
 OPTS = DecodeOptions(codepage="cp273", dates={"oi_due_date": "CYYMMDD"})
@@ -213,7 +213,7 @@ def test_worker_faults_reach_the_caller() -> None:
     stay usable); a worker that dies is named with its exit code."""
     import os
 
-    from pipelines.decoding.workers import InOrder, WorkerCrashedError, WorkerProcesses
+    from pipelines.decoding.execution.workers import InOrder, WorkerCrashedError, WorkerProcesses
 
     workers = WorkerProcesses(2)
     try:
@@ -267,7 +267,7 @@ def test_slot_arena_grows_and_exports_what_the_parent_reads(tmp_path: Path) -> N
     (copied in), all come back intact through the manifest on a separate mapping."""
     import mmap
 
-    from pipelines.decoding.slot_arena import SlotArena, output_array, read_table
+    from pipelines.decoding.execution.slot_arena import SlotArena, output_array, read_table
 
     slot = tmp_path / "slot"
     slot.write_bytes(b"")
@@ -300,8 +300,8 @@ def test_slot_arena_grows_and_exports_what_the_parent_reads(tmp_path: Path) -> N
 def test_text_regions_keep_only_the_bytes_in_use(tmp_path: Path) -> None:
     """Text is decoded into its worst-case room (2 UTF-8 bytes per cp273 byte); the slot
     takes the unused rest back, so slot files stay the size of the values."""
-    from pipelines.decoding.slot_arena import SlotArena
-    from pipelines.decoding.text import decode_text_columns
+    from pipelines.decoding.execution.slot_arena import SlotArena
+    from pipelines.decoding.fields.text import decode_text_columns
 
     slot = tmp_path / "slot"
     slot.write_bytes(b"")

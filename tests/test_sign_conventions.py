@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipelines.copybook import parse_copybook
-from pipelines.decoding.records import DecodeOptions, decode_chunk
+from pipelines.decoding.records.decode import DecodeOptions, decode_chunk
 
 values = st.lists(st.integers(-99_999, 99_999), min_size=1, max_size=30)
 

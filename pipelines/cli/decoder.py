@@ -184,12 +184,12 @@ def decode(
     record types: choose one with --record, or select by a segment field."""
     from pipelines.copybook import CopybookError, parse_copybook
     from pipelines.decoding import options
-    from pipelines.decoding.codepages import CodePageError, codec_name
-    from pipelines.decoding.decode_file import StrictModeError
-    from pipelines.decoding.export import decode_to, file_size
-    from pipelines.decoding.framing import Framing, FramingError
-    from pipelines.decoding.memory import reuse_freed_memory
-    from pipelines.decoding.records import DecodeOptions
+    from pipelines.decoding.execution.decode_file import StrictModeError
+    from pipelines.decoding.execution.memory import reuse_freed_memory
+    from pipelines.decoding.fields.codepages import CodePageError, codec_name
+    from pipelines.decoding.output.export import decode_to, file_size
+    from pipelines.decoding.records.decode import DecodeOptions
+    from pipelines.decoding.records.framing import Framing, FramingError
     from pipelines.operations.progress import bytes_bar
 
     reuse_freed_memory()

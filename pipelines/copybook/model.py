@@ -92,7 +92,7 @@ class RecordLayout:
     size: int
     fields: list[Field] = field(default_factory=list)
     # the parsed item tree, kept for layouts that vary per record (OCCURS DEPENDING ON
-    # with variable-size occurs); see pipelines.decoding.variable_occurs
+    # with variable-size occurs); see pipelines.decoding.records.variable_occurs
     tree: Any = None
 
     def field(self, name: str) -> Field:

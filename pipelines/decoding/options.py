@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 from pipelines.copybook.model import RecordLayout
-from pipelines.decoding.codepages import CodePageError, codec_name
+from pipelines.decoding.fields.codepages import CodePageError, codec_name
 
 # Worker processes pay about 1.5 s each to start (imports, loading the compiled kernels)
 # while one process decodes ~300 MB/s, so `auto` uses them only from this size on

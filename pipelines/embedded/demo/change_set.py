@@ -21,7 +21,7 @@ from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
 
 from pipelines.copybook import parse_copybook
-from pipelines.decoding.records import DecodeOptions, decode_chunk
+from pipelines.decoding.records.decode import DecodeOptions, decode_chunk
 from pipelines.embedded.demo import encoding
 from pipelines.embedded.demo.journals import _Journal
 from pipelines.embedded.demo.legacy_files import COPYBOOK_DIR

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pipelines.decoding.codepages import codec_name, space_byte
+from pipelines.decoding.fields.codepages import codec_name, space_byte
 
 
 def packed(values: np.ndarray, nbytes: int, signed: bool = True) -> np.ndarray:

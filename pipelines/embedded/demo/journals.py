@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.copybook import parse_copybook
-from pipelines.decoding.records import DecodeOptions, decode_chunk
+from pipelines.decoding.records.decode import DecodeOptions, decode_chunk
 from pipelines.embedded.demo import encoding
 from pipelines.embedded.demo.legacy_files import COPYBOOK_DIR
 from pipelines.lake.paths import Lake

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.copybook import parse_copybook
-from pipelines.decoding.records import DecodeOptions, decode_chunk, fault_entries
+from pipelines.decoding.records.decode import DecodeOptions, decode_chunk, fault_entries
 from pipelines.embedded.demo.legacy_files import COPYBOOK_DIR
 from pipelines.lake.paths import Lake
 from pipelines.sources.journals.feeds import JournalFeed

@@ -20,10 +20,10 @@ import numpy as np
 import pyarrow as pa
 
 from pipelines.copybook import RecordLayout, parse_copybook
-from pipelines.decoding.codepages import codec_name
-from pipelines.decoding.framing import Framing, FramingError
-from pipelines.decoding.reader import RecordChunk, read_records
-from pipelines.decoding.records import DecodeOptions, FieldFault, decode_chunk, fault_entries
+from pipelines.decoding.execution.reader import RecordChunk, read_records
+from pipelines.decoding.fields.codepages import codec_name
+from pipelines.decoding.records.decode import DecodeOptions, FieldFault, decode_chunk, fault_entries
+from pipelines.decoding.records.framing import Framing, FramingError
 from pipelines.sources.legacy.feeds import Feed
 
 BATCH_ROWS = 65_536

@@ -16,7 +16,7 @@ import fsspec
 import numpy as np
 from fsspec.implementations.local import LocalFileSystem
 
-from pipelines.decoding.framing import (
+from pipelines.decoding.records.framing import (
     Framing,
     FramingError,
     _descriptor_length,

@@ -15,10 +15,10 @@ import numpy as np
 import pyarrow as pa
 
 from pipelines.copybook.model import RecordLayout
-from pipelines.decoding.framing import Framing
-from pipelines.decoding.reader import RecordChunk, read_records
-from pipelines.decoding.records import DecodeOptions, decode_chunk, fault_entries
-from pipelines.decoding.variable_occurs import split_variable_records
+from pipelines.decoding.execution.reader import RecordChunk, read_records
+from pipelines.decoding.records.decode import DecodeOptions, decode_chunk, fault_entries
+from pipelines.decoding.records.framing import Framing
+from pipelines.decoding.records.variable_occurs import split_variable_records
 
 # bytes of records decoded per call: every kernel walks the records once, record by record
 # (numbers and text alike), so a run need not fit in cache; one run per read block or

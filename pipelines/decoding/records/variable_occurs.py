@@ -15,7 +15,7 @@ import numpy as np
 
 from pipelines.copybook.model import RecordLayout, Usage
 from pipelines.copybook.picture import storage_size
-from pipelines.decoding.framing import FramingError
+from pipelines.decoding.records.framing import FramingError
 
 
 def _elementary_size(item: object) -> int:

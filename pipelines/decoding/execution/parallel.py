@@ -27,13 +27,13 @@ import numpy as np
 import pyarrow as pa
 
 from pipelines.copybook.model import RecordLayout
-from pipelines.decoding.decode_file import DecodedBatch, check_strict, decode_records
-from pipelines.decoding.framing import Framing
-from pipelines.decoding.reader import BLOCK_BYTES, read_records
-from pipelines.decoding.records import DecodeOptions
-from pipelines.decoding.slot_arena import SlotArena, TableManifest, read_table
-from pipelines.decoding.splits import SPLIT_BYTES, Split, plan_splits
-from pipelines.decoding.workers import InOrder, WorkerProcesses
+from pipelines.decoding.execution.decode_file import DecodedBatch, check_strict, decode_records
+from pipelines.decoding.execution.reader import BLOCK_BYTES, read_records
+from pipelines.decoding.execution.slot_arena import SlotArena, TableManifest, read_table
+from pipelines.decoding.execution.splits import SPLIT_BYTES, Split, plan_splits
+from pipelines.decoding.execution.workers import InOrder, WorkerProcesses
+from pipelines.decoding.records.decode import DecodeOptions
+from pipelines.decoding.records.framing import Framing
 
 IN_FLIGHT_PER_WORKER = 4
 
@@ -150,7 +150,7 @@ class DeltaSplitResult:
 
 def decode_split_to_delta(split: Split, job: bytes, table_uri: str) -> DeltaSplitResult:
     """One split → one uncommitted Parquet data file of the Delta table (runs in a worker)."""
-    from pipelines.decoding.delta_sink import write_data_file  # deltalake: only when used
+    from pipelines.decoding.output.delta_sink import write_data_file  # deltalake: only when used
 
     layout, opts, framing = _unpickled(job)
     batch = _decode_here(split, layout, opts, framing)
@@ -273,7 +273,7 @@ class DecoderPool:
     ) -> tuple[int, dict[int, list[dict]]]:
         """Decode the file into the Delta table at `table_uri` in one commit; returns
         (rows written, record number → error entries of the values that did not decode)."""
-        from pipelines.decoding.delta_sink import commit
+        from pipelines.decoding.output.delta_sink import commit
 
         splits = list(plan_splits(url, framing, layout.size, split_bytes, self.workers))
         job = _job(layout, opts, framing)

@@ -15,22 +15,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.copybook.model import Field, RecordLayout, Usage
-from pipelines.decoding import kernels
-from pipelines.decoding.arrow_columns import (
+from pipelines.decoding.fields import kernels
+from pipelines.decoding.fields.arrow_columns import (
     date_array,
     decimal_array,
     decimal_words_array,
     int_array,
 )
-from pipelines.decoding.binary import decode_binary, decode_wide_binary
-from pipelines.decoding.codepages import is_ebcdic, space_byte
-from pipelines.decoding.display_numbers import DISPLAY_REASONS, decode_display_number
-from pipelines.decoding.floats import decode_float
-from pipelines.decoding.kernels import DATE_FORMATS
-from pipelines.decoding.numeric_nulls import no_value_mask
-from pipelines.decoding.packed import PACKED_REASONS, decode_packed
-from pipelines.decoding.text import decode_text, decode_text_columns
-from pipelines.decoding.zoned import ZONED_REASONS, decode_zoned
+from pipelines.decoding.fields.binary import decode_binary, decode_wide_binary
+from pipelines.decoding.fields.codepages import is_ebcdic, space_byte
+from pipelines.decoding.fields.display_numbers import DISPLAY_REASONS, decode_display_number
+from pipelines.decoding.fields.floats import decode_float
+from pipelines.decoding.fields.kernels import DATE_FORMATS
+from pipelines.decoding.fields.numeric_nulls import no_value_mask
+from pipelines.decoding.fields.packed import PACKED_REASONS, decode_packed
+from pipelines.decoding.fields.text import decode_text, decode_text_columns
+from pipelines.decoding.fields.zoned import ZONED_REASONS, decode_zoned
+from pipelines.decoding.records.selector import KERNEL_CODES, Decoder, choose
 
 
 @dataclass(frozen=True)
@@ -102,11 +103,6 @@ def _reasons(codes: np.ndarray, table: Mapping[int, str]) -> np.ndarray:
     return lookup[codes.astype(np.int64)]
 
 
-def _needs_general_display(f: Field) -> bool:
-    pic = f.picture
-    return pic.edited or pic.explicit_point or f.sign_separate or f.sign_leading or pic.digits > 18
-
-
 def _number_array(value: np.ndarray, valid: np.ndarray, f: Field) -> pa.Array:
     """Unscaled values → the Arrow type the PIC calls for: int64 for integers that fit,
     exact decimals otherwise (P scaling to the right multiplies out)."""
@@ -128,20 +124,21 @@ def _numpy_number(
     pic = f.picture
     n = block.shape[0]
     empty = no_value_mask(block, space_byte(opts.codepage_for(f)))
-    if f.usage is Usage.PACKED:
+    decoder = choose(f, opts, compiled=False)
+    if decoder is Decoder.PACKED:
         value, bad, codes = decode_packed(block, pic.signed)
         return value, bad, _reasons(codes, PACKED_REASONS), empty
-    if f.usage in (Usage.BINARY, Usage.NATIVE_BINARY):
+    if decoder in (Decoder.BINARY, Decoder.WIDE_BINARY):
         little = f.usage is Usage.NATIVE_BINARY and opts.dialect != "mainframe"
         value = (
             decode_binary(block, pic.signed, little_endian=little)
-            if block.shape[1] <= 8
+            if decoder is Decoder.BINARY
             else decode_wide_binary(block[:, ::-1] if little else block, pic.signed)
         )
         none = np.zeros(n, dtype=bool)  # every bit pattern is a binary number
         return value, none, "", none
-    relaxed = opts.display_numbers == "relaxed"
-    if _needs_general_display(f) or (not ebcdic and pic.signed) or relaxed:
+    if decoder is Decoder.GENERAL_DISPLAY:
+        relaxed = opts.display_numbers == "relaxed"
         value, no_digits, bad, codes = decode_display_number(block, f, ebcdic, relaxed)
         return value, bad, _reasons(codes, DISPLAY_REASONS), empty | (no_digits & ~bad)
     value, bad, codes = decode_zoned(block, pic.signed, ebcdic=ebcdic)
@@ -155,7 +152,7 @@ def _numeric(
     pic = f.picture
     n = block.shape[0]
     ebcdic = is_ebcdic(opts.codepage_for(f))
-    if f.usage in (Usage.FLOAT, Usage.DOUBLE):
+    if choose(f, opts, compiled=False) is Decoder.FLOAT:
         values = decode_float(block, opts.float_format)
         arr = pa.array(values, type=pa.float32() if f.usage is Usage.FLOAT else pa.float64())
         return arr, None
@@ -189,25 +186,6 @@ def _numeric(
     if isinstance(reasons, str):  # one reason for every record (or none was computed)
         reasons = np.full(n, reasons, dtype=object)
     return arr, FieldFault(f, bad, reasons)
-
-
-def _kernel_kind(f: Field, ebcdic: bool, dialect: str) -> int | None:
-    """Which compiled decoder handles `f`, if any (the common, narrow cases)."""
-    pic = f.picture
-    if pic.scale < 0:  # P scaling to the right: numpy multiplies out
-        return None
-    if f.usage is Usage.PACKED and f.size <= 9:
-        return kernels.PACKED
-    if f.usage is Usage.DISPLAY and ebcdic and not _needs_general_display(f) and pic.digits <= 18:
-        return kernels.ZONED
-    if (
-        f.usage in (Usage.BINARY, Usage.NATIVE_BINARY)
-        and f.size in (2, 4, 8)
-        and (pic.signed or f.size < 8)
-        and not (f.usage is Usage.NATIVE_BINARY and dialect != "mainframe")
-    ):
-        return kernels.BINARY
-    return None
 
 
 def _digit_limit(f: Field) -> int:
@@ -246,15 +224,7 @@ def _compiled_numbers(
 ) -> dict[int, tuple[pa.Array, FieldFault | None]]:
     """id(field) → (Arrow array, fault) for every numeric field the compiled kernel takes,
     all decoded in one pass over the records."""
-    ebcdic = is_ebcdic(opts.codepage)
-    chosen = [
-        (f, k)
-        for f in layout.fields
-        if f.picture.is_numeric
-        and opts.codepage_for(f) == opts.codepage  # overridden fields take the numpy path
-        and (k := _kernel_kind(f, ebcdic, opts.dialect)) is not None
-        and not (k == kernels.ZONED and opts.display_numbers == "relaxed")
-    ]
+    chosen = [(f, KERNEL_CODES[d]) for f in layout.fields if (d := choose(f, opts)) in KERNEL_CODES]
     if not chosen or len(records) == 0:
         return {}
     fields = [f for f, _ in chosen]
@@ -310,9 +280,7 @@ def decode_chunk(
         or any(f.depends_on for f in layout.fields)
     )
     direct_views = opts.text_views and not post_processed
-    single_byte = [
-        f for f in layout.fields if not f.picture.is_numeric and f.picture.category != "national"
-    ]
+    single_byte = [f for f in layout.fields if choose(f, opts) is Decoder.TEXT]
     texts = dict(
         zip(
             map(id, single_byte),  # names can repeat (OCCURS elements, groups)
@@ -334,7 +302,7 @@ def decode_chunk(
             if fault is not None:
                 faults.append(fault)
         else:
-            if f.picture.category == "national":
+            if choose(f, opts) is Decoder.NATIONAL:
                 # PIC N: UTF-16 big-endian (CCSID 1200), two bytes a character
                 arr = decode_text(block, "utf-16-be", opts.trim, "keep")
             else:

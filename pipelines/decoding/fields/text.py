@@ -15,9 +15,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipelines.decoding import text_kernel
-from pipelines.decoding.codepages import codec_name, decoding_table
-from pipelines.decoding.slot_arena import give_back_tail, output_array
+from pipelines.decoding.execution.slot_arena import give_back_tail, output_array
+from pipelines.decoding.fields import text_kernel
+from pipelines.decoding.fields.codepages import codec_name, decoding_table
 
 
 def decode_text(

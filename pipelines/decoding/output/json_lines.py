@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipelines.copybook.model import RecordLayout
-from pipelines.decoding.nested import nest, to_json
+from pipelines.decoding.records.nested import nest, to_json
 
 
 @dataclass(frozen=True)

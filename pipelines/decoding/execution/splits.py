@@ -17,7 +17,7 @@ import fsspec
 import numpy as np
 from numba import njit
 
-from pipelines.decoding.framing import Framing, FramingError, fixed_records
+from pipelines.decoding.records.framing import Framing, FramingError, fixed_records
 
 SPLIT_BYTES = 16 << 20
 

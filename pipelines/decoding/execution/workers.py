@@ -20,7 +20,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from pipelines.decoding.memory import reuse_freed_memory
+from pipelines.decoding.execution.memory import reuse_freed_memory
 
 
 class WorkerCrashedError(RuntimeError):

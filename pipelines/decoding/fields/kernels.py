@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from pipelines.decoding.slot_arena import output_array
+from pipelines.decoding.execution.slot_arena import output_array
 
 PACKED, ZONED, BINARY = 0, 1, 2  # how a field's bytes are read
 INT, DATE, DECIMAL = 0, 1, 2  # what its value becomes

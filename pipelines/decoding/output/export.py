@@ -12,9 +12,9 @@ from typing import IO
 import fsspec
 
 from pipelines.copybook.model import RecordLayout
-from pipelines.decoding.framing import Framing
 from pipelines.decoding.options import worker_count
-from pipelines.decoding.records import DecodeOptions
+from pipelines.decoding.records.decode import DecodeOptions
+from pipelines.decoding.records.framing import Framing
 
 
 @dataclass
@@ -48,10 +48,10 @@ def decode_to(
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
-    from pipelines.decoding.decode_file import decode_file
-    from pipelines.decoding.json_lines import render_json_lines
-    from pipelines.decoding.nested import assemble_hierarchy, nest, to_json
-    from pipelines.decoding.parallel import DecoderPool
+    from pipelines.decoding.execution.decode_file import decode_file
+    from pipelines.decoding.execution.parallel import DecoderPool
+    from pipelines.decoding.output.json_lines import render_json_lines
+    from pipelines.decoding.records.nested import assemble_hierarchy, nest, to_json
 
     counts = ExportCounts()
     kind = "jsonl" if not output or output.endswith(".jsonl") else output.rsplit(".", 1)[-1]
