@@ -17,8 +17,9 @@ from pipelines.decoding.execution.parallel import DecoderPool, _scratch_dir
 from pipelines.decoding.execution.splits import plan_splits
 from pipelines.decoding.records.decode import DecodeOptions
 from pipelines.decoding.records.framing import Framing, FramingError, frame
+from tests.conftest import ROOT
 
-COPYBOOK = Path(__file__).resolve().parent.parent / "pipelines/embedded/demo/copybooks/AROPEN.cpy"
+COPYBOOK = ROOT / "pipelines/embedded/demo/copybooks/AROPEN.cpy"
 OPTS = DecodeOptions(codepage="cp273", dates={"oi_due_date": "CYYMMDD"})
 SPLIT = 64 << 10
 

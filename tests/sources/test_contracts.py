@@ -11,7 +11,7 @@ import pytest
 from deltalake import DeltaTable
 
 from pipelines.contracts import CATEGORIES, ContractError, contracts, enforce, undeclared_seen
-from tests.conftest import ledgerbridge
+from tests.conftest import ROOT, ledgerbridge
 
 
 def test_enforce_drops_and_reports_undeclared_columns() -> None:
@@ -72,7 +72,7 @@ def test_declared_exemptions_from_lineage_masking_are_justified() -> None:
     naming a field some contract classifies as not personal, or a `because` sentence."""
     import yaml
 
-    root = Path(__file__).resolve().parent.parent / "models"
+    root = ROOT / "models"
     not_personal = {
         column
         for contract in contracts().values()

@@ -15,8 +15,7 @@ from pipelines.copybook import parse_copybook
 from pipelines.decoding.output.json_lines import render_json_lines
 from pipelines.decoding.records.decode import DecodeOptions, decode_chunk, fault_entries
 from pipelines.decoding.records.nested import nest, to_json
-
-CONFORMANCE = Path(__file__).resolve().parents[2] / "shared/conformance/cobrix"
+from tests.conftest import CONFORMANCE
 
 
 def _by_record(table, layout, errors) -> str:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from pipelines.compliance.pseudonyms import pseudonym, pseudonym_sql, use_key_in_sql
 from pipelines.models.warehouse import connect
-from tests.conftest import ledgerbridge
+from tests.conftest import ROOT, ledgerbridge
 
 
 @settings(max_examples=300, deadline=None)
@@ -154,7 +154,7 @@ def test_masking_follows_the_lineage_and_the_docs_agree(e2e_lake: dict) -> None:
         found.of("marts", "customer_history")
     )
     tagged: dict[tuple[str, str], list[str]] = {}
-    root = Path(__file__).resolve().parent.parent / "models"
+    root = ROOT / "models"
     for spec in root.rglob("*.yml"):
         layer = spec.relative_to(root).parts[0]
         for model in yaml.safe_load(spec.read_text()).get("models", []):

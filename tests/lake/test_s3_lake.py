@@ -138,7 +138,7 @@ def test_a_non_eu_region_is_refused_before_a_byte_is_written(
 
 def test_forget_leaves_no_byte_in_the_bucket(s3: S3Server, s3_lake: dict, tmp_path: Path) -> None:
     from pipelines.compliance.byte_scan import scan
-    from tests.test_erasure import _unique_subject
+    from tests.compliance.test_erasure import _unique_subject
 
     customer, (email, _, contact, iban) = _unique_subject(s3_lake["work"])
     fs = _fs(s3)

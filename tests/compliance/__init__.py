@@ -1,0 +1,1 @@
+"""Compliance: roles, subject access, erasure, pseudonyms, lineage."""

@@ -1,0 +1,1 @@
+"""Decoding: codecs (property tests), copybooks, conformance with Cobrix, the decode command."""

@@ -1,0 +1,1 @@
+"""The embedded default: the demo at every size."""

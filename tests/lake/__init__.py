@@ -1,0 +1,1 @@
+"""The lake: one writer (lock, lease), EU residency, the object store."""

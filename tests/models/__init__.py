@@ -1,0 +1,1 @@
+"""Models: the whole flow end to end, and the journal increment equal to a full rebuild."""

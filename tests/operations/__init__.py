@@ -1,0 +1,1 @@
+"""Operations: the audit log, exit codes and failures."""

@@ -1,0 +1,1 @@
+"""Serving: the curated-view API and the SQL sandbox."""

@@ -1,0 +1,1 @@
+"""Sources: legacy landing, the journals (CDC), the CRM source, data contracts."""

@@ -1,0 +1,1 @@
+"""Write-back: finance status to the CRM, and changes flowing both ways."""
