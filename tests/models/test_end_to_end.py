@@ -172,7 +172,7 @@ def test_summary_accounts_for_every_journal_entry_per_receiver(e2e_lake: dict) -
         assert "applied" in line.group(2)
 
 
-def test_second_run_is_idempotent_and_sql_answers(e2e_lake: dict) -> None:
+def test_a_second_run_with_nothing_new_writes_nothing(e2e_lake: dict) -> None:
     lake = e2e_lake["lake"]
     counts = (
         "select (select count(*) from marts.invoices), "
@@ -200,6 +200,10 @@ def test_second_run_is_idempotent_and_sql_answers(e2e_lake: dict) -> None:
         _query(lake, "select count(*) - count(distinct document_number) from marts.invoices")[0][0]
         == 0
     )
+
+
+def test_sql_answers_in_json_and_a_bad_query_is_one_line(e2e_lake: dict) -> None:
+    lake = e2e_lake["lake"]
     out = ledgerbridge(
         lake,
         "sql",
@@ -210,9 +214,10 @@ def test_second_run_is_idempotent_and_sql_answers(e2e_lake: dict) -> None:
     )
     rows = json.loads(out.stdout)
     assert {r["payment_status"] for r in rows} <= {"current", "overdue", "in_dunning", "blocked"}
-    assert sum(r["n"] for r in rows) == before[0][1]
+    assert sum(r["n"] for r in rows) == _query(lake, "select count(*) from marts.customers")[0][0]
     bad = ledgerbridge(lake, "sql", "select * from no_such_table", check=False)
     assert bad.returncode != 0 and "query failed" in bad.stderr
+    assert "Traceback" not in bad.stderr
 
 
 def test_revenue_forecast_weights_open_deals_by_stage_probability(e2e_lake: dict) -> None:

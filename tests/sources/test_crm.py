@@ -187,35 +187,48 @@ def _columns(lake: Lake, table: str) -> set[str]:
     return {n for n in names if not n.startswith("_dlt")}
 
 
-def test_minimised_landing_schema_changes_and_frozen_contract(tmp_path: Path) -> None:
-    from pipelines.embedded.crm_sandbox.portal import property_definition
-    from pipelines.embedded.crm_sandbox.store import CrmStore
-    from pipelines.sources.extract import ExtractFailed
+FEW = {"companies": ["name", "hs_lastmodifieddate"], "contacts": ["email"], "deals": ["amount"]}
 
+
+def _landed_with_few_properties(tmp_path: Path) -> Lake:
     lake = Lake.from_url(str(tmp_path / "lake"))
     generate_demo(lake, customers=80, seed=9, as_of=date(2026, 10, 30))
-    few = {"companies": ["name", "hs_lastmodifieddate"], "contacts": ["email"], "deals": ["amount"]}
     with SandboxServer(lake.crm_sandbox_db, TOKEN) as server:
-        first = extract_crm(lake, server.base_url, TOKEN, few, run_id="r1")
-        assert first.crm_schema_changes == []  # the first catalogue is the baseline
-        system = {"id", "created_at", "updated_at", "archived", "archived_at"}
-        assert _columns(lake, "companies") == {"name", "hs_lastmodifieddate"} | system
-        assert _columns(lake, "contacts") == {"email", "company_id"} | system
-        # the CRM gains a property, loses none; nothing of it is landed, it is reported
-        store = CrmStore(lake.crm_sandbox_db)
-        store.put_property_definition(
-            "companies", property_definition("credit_rating", "string", "text", "x", custom=True)
-        )
-        store.close()
-        second = extract_crm(lake, server.base_url, TOKEN, few, run_id="r2")
-        assert [
-            (c.object_type, c.property, c.change, c.landed) for c in second.crm_schema_changes
-        ] == [("companies", "credit_rating", "added", False)]
-        assert "credit_rating" not in _columns(lake, "companies")
-        report = DeltaTable(str(lake.ops / "crm_schema_changes")).to_pyarrow_table().to_pylist()
-        assert [(r["run_id"], r["property"]) for r in report] == [("r2", "credit_rating")]
-        # configuring one more property is a schema change: refused unless deliberate
-        more = few | {"companies": [*few["companies"], "city"]}
+        first = extract_crm(lake, server.base_url, TOKEN, FEW, run_id="r1")
+    assert first.crm_schema_changes == []  # the first catalogue is the baseline
+    return lake
+
+
+def test_only_the_configured_properties_land_and_a_new_one_is_reported(tmp_path: Path) -> None:
+    from pipelines.embedded.crm_sandbox.portal import property_definition
+    from pipelines.embedded.crm_sandbox.store import CrmStore
+
+    lake = _landed_with_few_properties(tmp_path)
+    system = {"id", "created_at", "updated_at", "archived", "archived_at"}
+    assert _columns(lake, "companies") == {"name", "hs_lastmodifieddate"} | system
+    assert _columns(lake, "contacts") == {"email", "company_id"} | system
+    # the CRM gains a property, loses none; nothing of it is landed, it is reported
+    store = CrmStore(lake.crm_sandbox_db)
+    store.put_property_definition(
+        "companies", property_definition("credit_rating", "string", "text", "x", custom=True)
+    )
+    store.close()
+    with SandboxServer(lake.crm_sandbox_db, TOKEN) as server:
+        second = extract_crm(lake, server.base_url, TOKEN, FEW, run_id="r2")
+    assert [(c.object_type, c.property, c.change, c.landed) for c in second.crm_schema_changes] == [
+        ("companies", "credit_rating", "added", False)
+    ]
+    assert "credit_rating" not in _columns(lake, "companies")
+    report = DeltaTable(str(lake.ops / "crm_schema_changes")).to_pyarrow_table().to_pylist()
+    assert [(r["run_id"], r["property"]) for r in report] == [("r2", "credit_rating")]
+
+
+def test_a_configured_column_more_is_refused_unless_deliberate(tmp_path: Path) -> None:
+    from pipelines.sources.extract import ExtractFailed
+
+    lake = _landed_with_few_properties(tmp_path)
+    more = FEW | {"companies": [*FEW["companies"], "city"]}
+    with SandboxServer(lake.crm_sandbox_db, TOKEN) as server:
         with pytest.raises(ExtractFailed, match=r"frozen.*--allow-schema-change"):
             extract_crm(lake, server.base_url, TOKEN, more, run_id="r3")
         extract_crm(lake, server.base_url, TOKEN, more, allow_schema_change=True, run_id="r4")
@@ -224,9 +237,9 @@ def test_minimised_landing_schema_changes_and_frozen_contract(tmp_path: Path) ->
             lake, server.base_url, TOKEN, more | {"deals": ["amount", "no_such_prop"]},
             allow_schema_change=True, run_id="r5",
         )  # fmt: skip
-        assert ("deals", "no_such_prop", "configured_but_missing") in {
-            (c.object_type, c.property, c.change) for c in missing.crm_schema_changes
-        }
+    assert ("deals", "no_such_prop", "configured_but_missing") in {
+        (c.object_type, c.property, c.change) for c in missing.crm_schema_changes
+    }
 
 
 def _extract_until_rate_limited(lake: Lake, server: SandboxServer) -> None:
