@@ -718,8 +718,8 @@ def bench_cdc(rows: int, change_percent: float = 1.0, repeats: int = 3) -> None:
         lake.ensure()
         folder = lake.legacy_landing / "customers"
         folder.mkdir(parents=True)
-        (lake.legacy_landing / "copybooks").mkdir()
-        shutil.copy(lf.COPYBOOK_DIR / "ARCUST.cpy", lake.legacy_landing / "copybooks")
+        (lake.copybooks).mkdir()
+        shutil.copy(lf.COPYBOOK_DIR / "ARCUST.cpy", lake.copybooks)
         extract = folder / "ARCUST_D20261030.dat"
         _customer_extract(extract, rows, AS_OF)
         size = extract.stat().st_size

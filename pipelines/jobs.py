@@ -50,6 +50,11 @@ class Session:
     run_id: str
     source: str = "cli"  # where the request came from, for the audit log
 
+    @property
+    def foreign(self) -> bool:
+        """The lake's folder holds something else: nothing of ours (logs, audit) goes there."""
+        return bool(self.lake.foreign_entries())
+
     @classmethod
     def open(cls, lake_url: str | None = None, run_id: str | None = None) -> Session:
         from pipelines.operations.logs import new_run_id
@@ -100,7 +105,7 @@ def record(
     audit folder is not created at a mistyped path)."""
     from pipelines.operations.audit import AuditLog, local_actor
 
-    if outcome not in ("ok", "partial") and not session.lake.root.exists():
+    if session.foreign or (outcome not in ("ok", "partial") and not session.lake.root.exists()):
         log.warning("not_audited", action=action, outcome=outcome, reason="no lake here")
         return
     try:
@@ -139,6 +144,15 @@ def writing(session: Session, command: str, wait_s: float = 0) -> Iterator[None]
     per lake. A refusal (LakeBusy, naming the holder) is audited as `refused`."""
     from pipelines.lake.lock import LakeBusy, lake_lock
 
+    foreign = session.lake.foreign_entries()
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (
+            f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+        )
+        raise JobError(
+            f"{session.lake.root} is not a ledgerbridge lake (it holds {shown}); writing "
+            "there would mix the two: give --lake an empty folder or an existing lake"
+        )
     store = session.lake.data if session.lake.remote else None
     try:
         with lake_lock(session.lake.root, command, wait_s, store):

@@ -152,3 +152,26 @@ def test_sql_never_cuts_a_number() -> None:
     text = console.export_text()
     assert "100000.00" in text and "123456789.5" in text
     assert "…" not in text
+
+
+def test_a_foreign_folder_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    folder = tmp_path / "documents"
+    (folder / "photos").mkdir(parents=True)
+    (folder / "notes.txt").write_text("not a lake")
+    before = sorted(p.relative_to(folder) for p in folder.rglob("*"))
+    for words in (("run",), ("demo",), ("extract",), ("build",)):
+        proc = ledgerbridge(folder, *words, check=False)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr
+        assert "is not a ledgerbridge lake (it holds notes.txt, photos)" in proc.stderr
+    assert sorted(p.relative_to(folder) for p in folder.rglob("*")) == before
+
+
+def test_a_half_built_lake_says_what_to_run(tmp_path: Path) -> None:
+    lake = tmp_path / "half"
+    ledgerbridge(lake, "demo", "--customers", "100", "--seed", "5")
+    ledgerbridge(lake, "extract", "legacy")  # landed, never built
+    for words in (("publish",), ("sync-crm",), ("sql", "select 1"), ("serve",)):
+        proc = ledgerbridge(lake, *words, check=False)
+        errors = [x for x in proc.stderr.splitlines() if x.startswith("Error: ")]
+        assert proc.returncode == 1 and len(errors) == 1, proc.stderr[-1500:]
+        assert "`ledgerbridge run`" in errors[0] or "`ledgerbridge build`" in errors[0]

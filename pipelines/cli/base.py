@@ -43,7 +43,7 @@ class CliState:
             except LakeLocationError as exc:
                 raise click.UsageError(str(exc)) from exc
             s = self._session
-            logs = None if command in NO_LOG_FILE else s.lake.logs
+            logs = None if command in NO_LOG_FILE or s.foreign else s.lake.logs
             configure_logging(logs, s.run_id, s.settings.log_level, self.log_json)
         return self._session
 
@@ -138,13 +138,14 @@ class LedgerCommand(click.Command):
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(BUSY_EXIT_CODE)
         except click.ClickException as exc:
-            if state._session is not None and not is_audited(exc):
-                record(state._session, name, "error", reason=exc.format_message())
+            session = _audit_session(state, name)
+            if session is not None and not is_audited(exc):
+                record(session, name, "error", reason=exc.format_message())
             raise
         except Exception as exc:
-            session = state._session
+            session = _audit_session(state, name)
             reason = one_line(exc)
-            if session is not None:  # the run's log file gets the reason and the traceback
+            if session is not None and not session.foreign:  # the log gets the traceback
                 record_traceback(session.lake.logs, session.run_id, name, exc)
                 if not is_audited(exc):
                     record(session, name, "error", reason=reason)
@@ -154,6 +155,17 @@ class LedgerCommand(click.Command):
                 f" (details: {session.lake.logs / (session.run_id + '.jsonl')})" if session else ""
             )
             raise click.ClickException(f"{name} failed: {reason}{details}") from exc
+        return None
+
+
+def _audit_session(state: CliState, command: str) -> Session | None:
+    """The session to audit a failure in — opened now for a command that works on files
+    outside the lake (decode, layout) — or None when there is no lake to audit into."""
+    if state._session is not None:
+        return state._session
+    try:
+        return state.session(command)
+    except Exception:  # no usable lake (a refused location): the console line is all
         return None
 
 

@@ -249,7 +249,7 @@ def _landing_items(lake: Lake, subject: Subject) -> list[dict]:
     items = []
     if not folder.is_dir() or not subject.customers:
         return items
-    copybook = (lake.legacy_landing / "copybooks" / feed.copybook).read_text()
+    copybook = (lake.copybooks / feed.copybook).read_text()
     for path in sorted(folder.glob(feed.file_glob)):
         hits = []
         for kind, table in LegacyFile(str(path), path.name, feed, copybook).batches():

@@ -180,10 +180,10 @@ def purge_history(uri: str) -> None:
 def drop_dlt_packages(lake: Lake) -> int:
     """dlt keeps every loaded package (the rows as loaded) in its working folder."""
     removed = 0
-    for folder in (lake.state / "dlt").glob("*/load/loaded/*"):
+    for folder in (lake.dlt_pipelines).glob("*/load/loaded/*"):
         shutil.rmtree(folder)
         removed += 1
-    for folder in (lake.state / "dlt").glob("*/normalize/extracted/*"):
+    for folder in (lake.dlt_pipelines).glob("*/normalize/extracted/*"):
         shutil.rmtree(folder, ignore_errors=True)
     return removed
 

@@ -77,7 +77,7 @@ def rewrite_customer_records(lake: Lake, customers: set[int], key: bytes) -> lis
     from pipelines.sources.legacy.feeds import feed_by_name
 
     feed = feed_by_name("customers")
-    copybooks = lake.legacy_landing / "copybooks"
+    copybooks = lake.copybooks
     layouts = parse_copybook((copybooks / feed.copybook).read_text())
     master = layouts[feed.detail_record]
     personal = {

@@ -104,7 +104,7 @@ def build_analyst_database(
     try:
         use_key_in_sql(con, key)
         con.execute(f"attach '{lake.warehouse}' as wh (read_only)")
-        masked = personal_columns(con, lake.state / "dbt" / "target")
+        masked = personal_columns(con, lake.dbt_target)
         for table, why in masked.unparsed.items():
             log.warning("lineage_unknown_table_masked_whole", table=".".join(table), why=why)
         tables = con.execute(

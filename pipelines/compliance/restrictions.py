@@ -38,7 +38,7 @@ SCHEMA = pa.schema(
 
 
 def location(lake: Lake) -> str:
-    return str(lake.ops / "restrictions")
+    return str(lake.restriction_register)
 
 
 def entries(lake: Lake) -> list[dict]:

@@ -22,6 +22,13 @@ class LakeLocationError(ValueError):
     """The lake URL cannot be used (unsupported scheme, not a directory, …)."""
 
 
+# what a lake's (local) folder holds: anything else means it is some other folder
+LAKE_ENTRIES = frozenset(
+    {"landing", "bronze", "gold", "ops", "audit", "logs", "state", "demo", "lake.lock"}
+    | {"README.md", ".gitignore"}  # the checkout's own lake/ folder
+)
+LAKE_FILE_PREFIXES = ("warehouse.duckdb", "analyst.duckdb", ".")
+
 OBJECT_STORE_SCHEMES = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss")
 
 
@@ -163,6 +170,77 @@ class Lake:
     def bronze_table(self, source: str, table: str) -> Path:
         return self.bronze / source / table
 
+    def gold_table(self, mart: str) -> Path:
+        return self.gold / mart
+
+    # ---------- where each part of the flow keeps its own files
+
+    @property
+    def copybooks(self) -> Path:
+        """The copybooks delivered with the legacy extracts."""
+        return self.legacy_landing / "copybooks"
+
+    @property
+    def legacy_cdc(self) -> Path:
+        """The journals' bronze: change logs, baselines, the legacy state, quarantine."""
+        return self.bronze / "legacy_cdc"
+
+    @property
+    def cdc_positions(self) -> Path:
+        """Where each journaled file's state stands (the rule of truth)."""
+        return self.legacy_cdc / "positions"
+
+    @property
+    def receiver_log(self) -> Path:
+        """The journals' file log: every receiver, applied or refused."""
+        return self.legacy_cdc / "receiver_log"
+
+    def cdc_state(self, journal: str) -> Path:
+        """A journal's watermark and gap (replaced atomically)."""
+        return self.ops / "cdc" / f"{journal}.json"
+
+    @property
+    def cdc_drift(self) -> Path:
+        return self.ops / "cdc_drift"
+
+    @property
+    def restriction_register(self) -> Path:
+        return self.ops / "restrictions"
+
+    @property
+    def crm_sync_state(self) -> Path:
+        return self.ops / "crm_sync_state"
+
+    @property
+    def crm_sync_log(self) -> Path:
+        return self.ops / "crm_sync_log"
+
+    @property
+    def crm_schema_changes(self) -> Path:
+        return self.ops / "crm_schema_changes"
+
+    @property
+    def crm_property_catalog(self) -> Path:
+        return self.ops / "crm_property_catalog.json"
+
+    @property
+    def dlt_pipelines(self) -> Path:
+        """dlt's working state (load packages are deleted once loaded)."""
+        return self.state / "dlt"
+
+    @property
+    def dbt_target(self) -> Path:
+        return self.state / "dbt" / "target"
+
+    @property
+    def dbt_logs(self) -> Path:
+        return self.state / "dbt" / "logs"
+
+    @property
+    def published_inputs(self) -> Path:
+        """The inputs the warehouse and gold were last built from (for "nothing new")."""
+        return self.state / "dbt" / "published_inputs.json"
+
     def delta_tables(self) -> list[str]:
         """Every Delta table under the data root (paths, or URLs in an object store)."""
         if isinstance(self.data, Path):
@@ -170,6 +248,17 @@ class Lake:
         fs, root = self.data.fs, self.data.path
         roots = {k.split("/_delta_log/")[0] for k in fs.find(root) if "/_delta_log/" in k}
         return sorted(fs.unstrip_protocol(r) for r in roots)
+
+    def foreign_entries(self) -> list[str]:
+        """What the lake's folder holds that no ledgerbridge lake has (a folder of
+        something else, given as --lake by mistake): writing there would mix the two."""
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in self.root.iterdir()
+            if p.name not in LAKE_ENTRIES and not p.name.startswith(LAKE_FILE_PREFIXES)
+        )
 
     def holds_data(self) -> bool:
         """Whether anything has been delivered or written here (empty folders a refused

@@ -63,8 +63,8 @@ def dbt_env(lake: Lake) -> dict[str, str]:
         "LEDGERBRIDGE_BRONZE": str(lake.bronze),  # a folder or an s3:// URL
         "LEDGERBRIDGE_OPS": str(lake.ops),
         "LEDGERBRIDGE_DUCKDB_EXTENSIONS": str(ensure_extensions()),
-        "DBT_TARGET_PATH": str(lake.state / "dbt" / "target"),
-        "DBT_LOG_PATH": str(lake.state / "dbt" / "logs"),
+        "DBT_TARGET_PATH": str(lake.dbt_target),
+        "DBT_LOG_PATH": str(lake.dbt_logs),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
 
@@ -138,7 +138,7 @@ def run_dbt(lake: Lake, args: list[str]) -> BuildResult:
 def build_vars(lake: Lake) -> dict[str, bool]:
     """The one dbt variable: whether the restriction register exists yet. Every other model
     is always built: `build` builds exactly what `run` builds."""
-    return {"has_restrictions": (lake.ops / "restrictions" / "_delta_log").is_dir()}
+    return {"has_restrictions": (lake.restriction_register / "_delta_log").is_dir()}
 
 
 @dataclass
@@ -186,7 +186,7 @@ def _positions(lake: Lake) -> dict[str, dict]:
     from deltalake.exceptions import TableNotFoundError
 
     try:
-        rows = DeltaTable(lake.url_of(lake.bronze / "legacy_cdc" / "positions")).to_pyarrow_table()
+        rows = DeltaTable(lake.url_of(lake.cdc_positions)).to_pyarrow_table()
     except TableNotFoundError:
         return {}
     return {
@@ -201,7 +201,7 @@ def _positions(lake: Lake) -> dict[str, dict]:
 
 
 def _published_path(lake: Lake) -> Path:
-    return lake.state / "dbt" / "published_inputs.json"
+    return lake.published_inputs
 
 
 def last_published(lake: Lake) -> dict | None:
@@ -305,7 +305,7 @@ def _drop_retired_relations(lake: Lake) -> None:
     model maintains, the analysts' copy would carry it, and an erasure would miss it."""
     from pipelines.models.warehouse import connect
 
-    manifest = lake.state / "dbt" / "target" / "manifest.json"
+    manifest = lake.dbt_target / "manifest.json"
     if not manifest.exists():
         return
     nodes = json.loads(manifest.read_text())["nodes"].values()

@@ -61,8 +61,8 @@ def publish_gold(lake: Lake, rebuilt: set[tuple[str, str]] | None = None) -> dic
     con = connect(lake.warehouse, read_only=True)
     try:
         for mart in GOLD_MARTS:
-            target = str(lake.gold / mart)
-            exists = (lake.gold / mart / "_delta_log").exists()
+            target = str(lake.gold_table(mart))
+            exists = (lake.gold_table(mart) / "_delta_log").exists()
             if increment and exists and ("marts", mart) not in rebuilt:
                 continue
             if increment and exists and ("marts", mart) in INCREMENTAL_TABLES:

@@ -45,7 +45,7 @@ def _pipeline(lake: Lake, source: str) -> dlt.Pipeline:
         pipeline_name=f"ledgerbridge_{source}",
         destination=dlt.destinations.filesystem(bucket_url=lake.url_of(lake.bronze)),
         dataset_name=source,
-        pipelines_dir=str(lake.state / "dlt"),
+        pipelines_dir=str(lake.dlt_pipelines),
         progress="log" if os.environ.get("LEDGERBRIDGE_PROGRESS") == "log" else None,
     )
 
@@ -90,7 +90,7 @@ def extract_legacy(lake: Lake, strict: bool = False, pseudonym_key: bytes = b"")
     done = processed_files(lake)
     files: list[LandingFile] = list_landing_files(lake.url_of(lake.legacy_landing))
     pipeline = _pipeline(lake, "legacy")
-    copybooks = lake.legacy_landing / "copybooks"
+    copybooks = lake.copybooks
     result.broken_copybooks = check_copybooks(lake)
     new = [f for f in files if (f.name, f.fingerprint) not in done]
     # a feed whose copybook does not parse waits (its files are not marked processed, so
@@ -150,7 +150,7 @@ def check_copybooks(lake: Lake) -> dict[str, str]:
     from pipelines.sources.legacy.feeds import FEEDS
 
     broken: dict[str, str] = {}
-    folder = lake.legacy_landing / "copybooks"
+    folder = lake.copybooks
     for feed in FEEDS:
         path = folder / feed.copybook
         if not path.exists():

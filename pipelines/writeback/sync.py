@@ -73,11 +73,11 @@ class SyncSummary:
 
 
 def state_path(lake: Lake) -> str:
-    return str(lake.ops / "crm_sync_state")
+    return str(lake.crm_sync_state)
 
 
 def log_path(lake: Lake) -> str:
-    return str(lake.ops / "crm_sync_log")
+    return str(lake.crm_sync_log)
 
 
 def load_state(lake: Lake) -> dict[str, dict[str, str]]:

@@ -189,7 +189,7 @@ def test_the_increments_tests_read_the_touched_rows_and_still_catch_a_duplicate(
     lake = Lake.from_url(str(lake_dir))
     select = ["test", "--select", "invoices,test_name:unique"]
     run_dbt(lake, select)
-    compiled = next((lake.state / "dbt" / "target" / "run").rglob("unique_invoices_*.sql"))
+    compiled = next((lake.dbt_target / "run").rglob("unique_invoices_*.sql"))
     assert "int_journal_increment_keys" in compiled.read_text()
 
     con = connect(lake.warehouse)

@@ -117,7 +117,7 @@ def test_apply_matches_the_truth_and_a_rerun_changes_nothing(lake: Lake) -> None
     from pipelines.sources.journals.state import refresh_state
 
     refresh_state(lake, JOURNAL, "r1")  # the materialised current state
-    table = DeltaTable(str(lake.bronze / "legacy_cdc" / "customers")).to_pyarrow_table()
+    table = DeltaTable(str(lake.legacy_cdc / "customers")).to_pyarrow_table()
     assert table.num_rows == truth["rows_after"]
     assert {
         str(k): int(v * 100)
@@ -326,7 +326,7 @@ def test_a_newer_extract_that_agrees_rebaselines_without_drift(lake: Lake) -> No
     state = load_state(lake, "customers")
     assert state["baseline"] == {"extract_date": "2026-10-31", "sequence": middle}
     _assert_truth(lake)  # the entries after the new position still apply on top
-    table = DeltaTable(str(lake.bronze / "legacy_cdc" / "customers")).to_pyarrow_table()
+    table = DeltaTable(str(lake.legacy_cdc / "customers")).to_pyarrow_table()
     assert table.num_rows == truth["rows_after"]
 
 
@@ -344,9 +344,9 @@ def test_a_newer_extract_that_disagrees_is_recorded_as_drift_and_wins(lake: Lake
         if d.get("column_name") != "cm_created"
     }
     assert found == {(wrong, "cm_credit_limit")}
-    drift_rows = DeltaTable(str(lake.ops / "cdc_drift")).to_pyarrow_table().to_pylist()
+    drift_rows = DeltaTable(str(lake.cdc_drift)).to_pyarrow_table().to_pylist()
     assert any(r["record_key"] == wrong for r in drift_rows)
-    state = DeltaTable(str(lake.bronze / "legacy_cdc" / "customers")).to_pyarrow_table(
+    state = DeltaTable(str(lake.legacy_cdc / "customers")).to_pyarrow_table(
         filters=[("cm_cust_no", "=", int(wrong))]
     )
     assert int(state["cm_credit_limit"][0].as_py() * 100) == journal_value + 100  # extract wins
@@ -373,7 +373,7 @@ def test_a_journal_image_that_does_not_decode_is_quarantined_not_applied(lake: L
     (receiver,) = report.per_receiver
     counts = report.per_receiver[receiver]
     assert sum(counts.values()) == len(entries) and counts["quarantined"] == 1
-    q = DeltaTable(str(lake.bronze / "legacy_cdc" / "quarantine")).to_pyarrow_table().to_pylist()
+    q = DeltaTable(str(lake.legacy_cdc / "quarantine")).to_pyarrow_table().to_pylist()
     assert [(r["sequence"], r["entry_number"], r["source_file"]) for r in q] == [
         (_kind(victim)[0], i + 1, receiver)
     ]

@@ -219,7 +219,7 @@ def test_only_the_configured_properties_land_and_a_new_one_is_reported(tmp_path:
         ("companies", "credit_rating", "added", False)
     ]
     assert "credit_rating" not in _columns(lake, "companies")
-    report = DeltaTable(str(lake.ops / "crm_schema_changes")).to_pyarrow_table().to_pylist()
+    report = DeltaTable(str(lake.crm_schema_changes)).to_pyarrow_table().to_pylist()
     assert [(r["run_id"], r["property"]) for r in report] == [("r2", "credit_rating")]
 
 

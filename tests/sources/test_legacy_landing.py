@@ -219,7 +219,7 @@ def test_a_broken_copybook_holds_its_feed_only_and_names_file_line_column(lake: 
     and column; that feed's files wait (not marked processed), the other feeds land."""
     from pipelines.sources.extract import extract_legacy
 
-    copybook = lake.legacy_landing / "copybooks" / "ARPAYM.cpy"
+    copybook = lake.copybooks / "ARPAYM.cpy"
     good = copybook.read_text()
     lines = good.splitlines()
     lines[3] = lines[3].replace("PIC", "PIC PIC (")

@@ -164,7 +164,7 @@ def _matched_customers(lake: Lake, excluded: set) -> list[int]:
 def _as_of(lake: Lake, name: str) -> date:
     """The day the state stands at (its last applied change), so the receiver stays in it."""
     try:
-        positions = DeltaTable(str(lake.bronze / "legacy_cdc" / "positions")).to_pyarrow_table()
+        positions = DeltaTable(str(lake.cdc_positions)).to_pyarrow_table()
     except TableNotFoundError:  # nothing applied yet: today
         return datetime.now(UTC).date()
     for row in positions.to_pylist():

@@ -43,7 +43,7 @@ def detect_schema_changes(
     lake: Lake, connector: CrmConnector, landed: dict[str, list[str]], run_id: str
 ) -> list[SchemaChange]:
     """Compare the CRM's property names now with the last run's; record what changed."""
-    path = lake.ops / "crm_property_catalog.json"
+    path = lake.crm_property_catalog
     before: dict[str, list[str]] = json.loads(path.read_text()) if path.exists() else {}
     now = {t: sorted(connector.property_names(t)) for t in landed}
     changes: list[SchemaChange] = []
@@ -62,7 +62,7 @@ def detect_schema_changes(
         rows = [asdict(c) | {"run_id": run_id, "detected_at": at} for c in changes]
         fence()
         write_deltalake(
-            str(lake.ops / "crm_schema_changes"), pa.Table.from_pylist(rows, SCHEMA), mode="append"
+            str(lake.crm_schema_changes), pa.Table.from_pylist(rows, SCHEMA), mode="append"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(before | now, indent=1))

@@ -67,7 +67,7 @@ class ApplyReport:
 
 
 def cdc_root(lake: Lake) -> Path:
-    return lake.bronze / "legacy_cdc"
+    return lake.legacy_cdc
 
 
 def changes_path(lake: Lake, journal: str) -> str:
@@ -83,7 +83,7 @@ def quarantine_path(lake: Lake) -> str:
 
 
 def state_path(lake: Lake, journal: str) -> Path:
-    return lake.ops / "cdc" / f"{journal}.json"
+    return lake.cdc_state(journal)
 
 
 def load_state(lake: Lake, journal: str) -> dict:

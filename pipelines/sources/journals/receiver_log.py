@@ -34,7 +34,7 @@ SCHEMA = pa.schema(
 
 
 def receiver_log_path(lake: Lake) -> str:
-    return str(lake.bronze / "legacy_cdc" / "receiver_log")
+    return str(lake.receiver_log)
 
 
 def read_receiver_log(lake: Lake) -> list[dict]:

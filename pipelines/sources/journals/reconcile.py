@@ -150,7 +150,7 @@ def drift(
         ]
         fence()
         write_deltalake(
-            str(lake.ops / "cdc_drift"), pa.Table.from_pylist(rows, DRIFT_SCHEMA), mode="append"
+            str(lake.cdc_drift), pa.Table.from_pylist(rows, DRIFT_SCHEMA), mode="append"
         )
     return DriftReport(journal.name, date, seq, len(set(extract) | set(journaled)), diffs)
 
@@ -160,7 +160,7 @@ def _recorded(
 ) -> DriftReport:
     """The drift recorded when this extract was compared and adopted as the baseline."""
     try:
-        table = DeltaTable(str(lake.ops / "cdc_drift")).to_pyarrow_table()
+        table = DeltaTable(str(lake.cdc_drift)).to_pyarrow_table()
         found = [
             r
             for r in table.to_pylist()
@@ -196,7 +196,7 @@ def compact(lake: Lake, journal: JournalFeed) -> int:
     table = enforce("legacy_cdc", journal.name, table)
     fence()
     write_deltalake(
-        str(lake.bronze / "legacy_cdc" / journal.name),
+        str(lake.legacy_cdc / journal.name),
         table,
         mode="overwrite",
         schema_mode="overwrite",

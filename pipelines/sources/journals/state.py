@@ -72,11 +72,11 @@ class StateReport:
 
 
 def state_table_path(lake: Lake, journal: str) -> str:
-    return str(lake.bronze / "legacy_cdc" / journal)
+    return str(lake.legacy_cdc / journal)
 
 
 def positions_path(lake: Lake) -> str:
-    return str(lake.bronze / "legacy_cdc" / "positions")
+    return str(lake.cdc_positions)
 
 
 def _extract_rows(lake: Lake, journal: jf.JournalFeed, extract_date: object) -> pl.DataFrame:
