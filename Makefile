@@ -37,7 +37,7 @@ pipelines-s3: setup ## The main job on an S3 object store: a local SeaweedFS ser
 test: setup ## Run the test suite (fast tests; CI's path)
 	$(VENV)/bin/pytest -q
 
-test-slow: setup ## Run the slow scale tests as well
+test-slow: setup ## Run the slow scale tests (the demo and the whole flow at 50,000 customers)
 	$(VENV)/bin/pytest -q -m slow
 
 lint: setup ## ruff (Python) and sqlfluff (dbt SQL)
