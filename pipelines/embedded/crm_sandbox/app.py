@@ -11,31 +11,23 @@ from __future__ import annotations
 import math
 import threading
 import time
-import uuid
 from collections import Counter, deque
-from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from pipelines.embedded.crm_sandbox import portal
-from pipelines.embedded.crm_sandbox.store import LAST_MODIFIED, OBJECT_TYPES, CrmStore, now_iso
-
-SEARCH_CAP = 10_000
-SINGULAR = {"companies": "company", "contacts": "contact", "deals": "deal"}
-DEFAULT_PROPERTIES = {
-    "companies": ("name", "domain", "createdate", "hs_lastmodifieddate"),
-    "contacts": ("firstname", "lastname", "email", "createdate", "lastmodifieddate"),
-    "deals": (
-        "dealname",
-        "amount",
-        "closedate",
-        "dealstage",
-        "pipeline",
-        "createdate",
-        "hs_lastmodifieddate",
-    ),
-}
+from pipelines.embedded.crm_sandbox.edits import not_found, register_edits
+from pipelines.embedded.crm_sandbox.search import SearchError, compile_search
+from pipelines.embedded.crm_sandbox.shapes import (
+    SEARCH_CAP,
+    SINGULAR,
+    error,
+    properties_param,
+    shape,
+    truthy,
+)
+from pipelines.embedded.crm_sandbox.store import OBJECT_TYPES, CrmStore, now_iso
 
 
 class RateLimiter:
@@ -60,53 +52,6 @@ class RateLimiter:
             return True, self.max - len(hits), 0.0
 
 
-def _error(status: int, message: str, category: str, **extra: object) -> JSONResponse:
-    body = {
-        "status": "error",
-        "message": message,
-        "correlationId": str(uuid.uuid4()),
-        "category": category,
-        **extra,
-    }
-    return JSONResponse(body, status_code=status)
-
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").lower() == "true"
-
-
-def _to_iso(value: str) -> str:
-    """A filter value (epoch milliseconds or ISO-8601) → the store's ISO form."""
-    if value.isdigit():
-        dt = datetime.fromtimestamp(int(value) / 1000, tz=UTC)
-    else:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-    return dt.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _shape(obj: dict, wanted: list[str] | None, object_type: str) -> dict:
-    props = obj["properties"]
-    names = wanted if wanted else DEFAULT_PROPERTIES[object_type]
-    out = {n: (None if props.get(n) is None else str(props[n])) for n in names if n in props}
-    out["hs_object_id"] = str(obj["id"])
-    shaped = {
-        "id": str(obj["id"]),
-        "properties": out,
-        "createdAt": obj["createdAt"],
-        "updatedAt": obj["updatedAt"],
-        "archived": obj["archived"],
-    }
-    if obj["archived"]:
-        shaped["archivedAt"] = obj["archivedAt"]
-    return shaped
-
-
-def _properties_param(request: Request) -> list[str] | None:
-    values = request.query_params.getlist("properties")
-    names = [p for v in values for p in v.split(",") if p]
-    return names or None
-
-
 def create_app(
     store: CrmStore, token: str, max_requests_per_10s: int = 1000, rate_interval_s: float = 10.0
 ) -> FastAPI:
@@ -120,7 +65,7 @@ def create_app(
     async def auth_and_rate_limit(request: Request, call_next):  # noqa: ANN001
         header = request.headers.get("authorization", "")
         if header != f"Bearer {token}":
-            return _error(
+            return error(
                 401, "Authentication credentials not found or invalid.", "INVALID_AUTHENTICATION"
             )
         allowed, remaining, wait = limiter.check(token)
@@ -131,7 +76,7 @@ def create_app(
         }
         if not allowed:
             app.state.limited += 1
-            resp = _error(
+            resp = error(
                 429,
                 "You have reached your ten_secondly_rolling limit.",
                 "RATE_LIMITS",
@@ -146,7 +91,7 @@ def create_app(
 
     def _check_type(object_type: str) -> JSONResponse | None:
         if object_type not in OBJECT_TYPES:
-            return _error(
+            return error(
                 400, f"Unable to infer object type from: {object_type}", "VALIDATION_ERROR"
             )
         return None
@@ -168,6 +113,8 @@ def create_app(
                         ]
                     }
 
+    register_edits(app, store, lambda t: {d["name"] for d in _definitions(t)})
+
     @app.get("/crm/v3/objects/{object_type}")
     def list_objects(
         object_type: str,
@@ -183,12 +130,12 @@ def create_app(
         try:
             after_id = int(after)
         except ValueError:
-            return _error(400, f"Invalid 'after' value: {after}", "VALIDATION_ERROR")
-        if _truthy(archived):
+            return error(400, f"Invalid 'after' value: {after}", "VALIDATION_ERROR")
+        if truthy(archived):
             app.state.archive_pages[object_type] += 1
-        rows = store.page(object_type, after_id, limit + 1, _truthy(archived))
-        wanted = _properties_param(request)
-        results = [_shape(r, wanted, object_type) for r in rows[:limit]]
+        rows = store.page(object_type, after_id, limit + 1, truthy(archived))
+        wanted = properties_param(request)
+        results = [shape(r, wanted, object_type) for r in rows[:limit]]
         _with_associations(object_type, results, [a for a in associations.split(",") if a])
         body: dict = {"results": results}
         if len(rows) > limit:
@@ -201,13 +148,13 @@ def create_app(
         if bad := _check_type(object_type):
             return bad
         obj = (
-            store.get(object_type, int(object_id), _truthy(archived))
+            store.get(object_type, int(object_id), truthy(archived))
             if object_id.isdigit()
             else None
         )
         if obj is None:
-            return _error(404, "Object not found.", "OBJECT_NOT_FOUND")
-        return _shape(obj, _properties_param(request), object_type)
+            return error(404, "Object not found.", "OBJECT_NOT_FOUND")
+        return shape(obj, properties_param(request), object_type)
 
     @app.post("/crm/v3/objects/{object_type}/search")
     async def search(object_type: str, request: Request):
@@ -217,30 +164,22 @@ def create_app(
         limit = max(1, min(int(body.get("limit", 10)), 200))
         offset = int(body.get("after") or 0)
         if offset + limit > SEARCH_CAP:
-            return _error(
+            return error(
                 400,
                 f"The search API returns at most {SEARCH_CAP} results; narrow the filter.",
                 "VALIDATION_ERROR",
             )
-        # the properties HubSpot searches by time: last modified and created
-        columns = {LAST_MODIFIED[object_type]: "updated_at", "createdate": "created_at"}
-        conditions: list[tuple[str, str, str]] = []
-        for group in body.get("filterGroups", [])[:1]:
-            for f in group.get("filters", []):
-                column = columns.get(f.get("propertyName"))
-                if column is None:
-                    return _error(
-                        400,
-                        f"Filtering on {f.get('propertyName')} is not supported by the sandbox",
-                        "VALIDATION_ERROR",
-                    )
-                op = f.get("operator")
-                if op not in ("GT", "GTE", "LT", "LTE"):
-                    return _error(400, f"Unsupported operator {op}", "VALIDATION_ERROR")
-                conditions.append((column, op, _to_iso(str(f.get("value")))))
-        total, rows = store.search(object_type, conditions, offset, limit)
+        types = {d["name"]: d.get("type", "string") for d in _definitions(object_type)}
+        try:
+            q = compile_search(object_type, body, types)
+        except SearchError as exc:
+            return error(400, str(exc), "VALIDATION_ERROR")
+        if q.time_only:  # the incremental extract's shape: served from the time index
+            total, rows = store.search(object_type, q.time_conditions, offset, limit)
+        else:
+            total, rows = store.query(object_type, q.where, q.args, q.order, offset, limit)
         wanted = body.get("properties") or None
-        out: dict = {"total": total, "results": [_shape(r, wanted, object_type) for r in rows]}
+        out: dict = {"total": total, "results": [shape(r, wanted, object_type) for r in rows]}
         if offset + len(rows) < total:
             out["paging"] = {"next": {"after": str(offset + len(rows))}}
         return out
@@ -251,13 +190,13 @@ def create_app(
         body = await request.json()
         object_id = str(body.get("objectId", ""))
         if not object_id:
-            return _error(400, "objectId is required", "VALIDATION_ERROR")
+            return error(400, "objectId is required", "VALIDATION_ERROR")
         if body.get("idProperty") == "email":
             found = store.find_by_property("contacts", "email", object_id)
         else:
             found = int(object_id) if object_id.isdigit() else None
         if found is None or not store.erase("contacts", found):
-            return _error(404, "Object not found", "OBJECT_NOT_FOUND")
+            return error(404, "Object not found", "OBJECT_NOT_FOUND")
         return Response(status_code=204)
 
     @app.post("/crm/v3/objects/{object_type}/batch/update")
@@ -266,11 +205,11 @@ def create_app(
             return bad
         inputs = (await request.json()).get("inputs", [])
         if len(inputs) > 100:
-            return _error(400, "Batch size exceeds 100 inputs", "VALIDATION_ERROR")
+            return error(400, "Batch size exceeds 100 inputs", "VALIDATION_ERROR")
         known = {d["name"] for d in _definitions(object_type)}
         unknown = sorted({p for i in inputs for p in i.get("properties", {}) if p not in known})
         if unknown:  # HubSpot rejects the whole batch, naming each property
-            return _error(
+            return error(
                 400,
                 "Property values were not valid",
                 "VALIDATION_ERROR",
@@ -288,16 +227,9 @@ def create_app(
         for item in inputs:
             obj = store.update_properties(object_type, int(item["id"]), item.get("properties", {}))
             if obj is None:
-                errors.append(
-                    {
-                        "status": "error",
-                        "category": "OBJECT_NOT_FOUND",
-                        "message": f"Object {item['id']} not found",
-                        "context": {"ids": [str(item["id"])]},
-                    }
-                )
+                errors.append(not_found(item["id"]))
             else:
-                results.append(_shape(obj, list(item.get("properties", {})), object_type))
+                results.append(shape(obj, list(item.get("properties", {})), object_type))
         body = {
             "status": "COMPLETE",
             "results": results,
@@ -320,7 +252,7 @@ def create_app(
     def list_properties(object_type: str, archived: str = "false"):
         if bad := _check_type(object_type):
             return bad
-        return {"results": [] if _truthy(archived) else _definitions(object_type)}
+        return {"results": [] if truthy(archived) else _definitions(object_type)}
 
     @app.get("/crm/v3/properties/{object_type}/groups")
     def list_groups(object_type: str):
@@ -334,7 +266,7 @@ def create_app(
             return bad
         body = await request.json()
         if not body.get("name") or not body.get("label"):
-            return _error(400, "A property group needs name and label", "VALIDATION_ERROR")
+            return error(400, "A property group needs name and label", "VALIDATION_ERROR")
         group = {
             "name": body["name"],
             "label": body["label"],
@@ -342,7 +274,7 @@ def create_app(
             "archived": False,
         }
         if any(g["name"] == group["name"] for g in _groups(object_type)):
-            return _error(409, f"Property group {group['name']} already exists", "CONFLICT")
+            return error(409, f"Property group {group['name']} already exists", "CONFLICT")
         store.put_property_definition(f"{object_type}#groups", group)
         return JSONResponse(group, status_code=201)
 
@@ -353,7 +285,7 @@ def create_app(
         for d in _definitions(object_type):
             if d["name"] == name:
                 return d
-        return _error(404, f"Unable to find property {name}", "OBJECT_NOT_FOUND")
+        return error(404, f"Unable to find property {name}", "OBJECT_NOT_FOUND")
 
     @app.post("/crm/v3/properties/{object_type}")
     async def create_property(object_type: str, request: Request):
@@ -364,15 +296,15 @@ def create_app(
             k for k in ("name", "label", "type", "fieldType", "groupName") if not body.get(k)
         ]
         if missing:
-            return _error(
+            return error(
                 400, f"Property definition is missing {', '.join(missing)}", "VALIDATION_ERROR"
             )
         if body["groupName"] not in {g["name"] for g in _groups(object_type)}:
-            return _error(
+            return error(
                 400, f"Property group {body['groupName']} does not exist", "VALIDATION_ERROR"
             )
         if any(d["name"] == body["name"] for d in _definitions(object_type)):
-            return _error(409, f"Property named {body['name']} already exists", "CONFLICT")
+            return error(409, f"Property named {body['name']} already exists", "CONFLICT")
         definition = portal.property_definition(
             body["name"],
             body["type"],
@@ -387,7 +319,7 @@ def create_app(
     @app.get("/crm/v3/pipelines/{object_type}")
     def list_pipelines(object_type: str):
         if object_type != "deals":
-            return _error(
+            return error(
                 400, f"Unable to infer object type from: {object_type}", "VALIDATION_ERROR"
             )
         return {"results": [portal.deal_pipeline("2025-01-01T00:00:00.000Z")]}

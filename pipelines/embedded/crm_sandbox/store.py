@@ -63,6 +63,9 @@ class CrmStore:
         self._db.execute("pragma journal_mode=wal")
         self._db.execute("pragma synchronous=normal")
         self._db.executescript(_SCHEMA)
+        from pipelines.embedded.crm_sandbox.search import contains_token
+
+        self._db.create_function("contains_token", 2, contains_token, deterministic=True)
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -89,6 +92,24 @@ class CrmStore:
             self._db.execute("begin")
             self._db.executemany("insert or ignore into associations values (?, ?, ?, ?)", both)
             self._db.execute("commit")
+
+    def create_object(self, object_type: str, props: dict) -> dict:
+        """A new live object (id one above the highest), stamped created and modified now."""
+        stamp = now_iso()
+        with self._lock:
+            self._db.execute("begin immediate")
+            (top,) = self._db.execute(
+                "select coalesce(max(id), 0) from objects where object_type=?", (object_type,)
+            ).fetchone()
+            new_id = int(top) + 1
+            props = {k: v for k, v in props.items() if v is not None}
+            props |= {"createdate": stamp, LAST_MODIFIED[object_type]: stamp}
+            self._db.execute(
+                "insert into objects values (?, ?, ?, ?, ?, 0, null)",
+                (object_type, new_id, json.dumps(props, ensure_ascii=False), stamp, stamp),
+            )
+            self._db.execute("commit")
+        return self.get(object_type, new_id)  # type: ignore[return-value]
 
     def update_properties(self, object_type: str, object_id: int, props: dict) -> dict | None:
         with self._lock:
@@ -210,6 +231,22 @@ class CrmStore:
                 f"from objects indexed by objects_modified where {cond} "
                 "order by updated_at, id limit ? offset ?",
                 [*args, limit, offset],
+            ).fetchall()
+        return total, [self._row(r) for r in rows]
+
+    def query(
+        self, object_type: str, where: str, args: list[object], order: str, offset: int, limit: int
+    ) -> tuple[int, list[dict]]:
+        """Live objects matching a compiled search (search.py), in its order; and how many."""
+        cond = f"object_type=? and archived=0 and {where}"
+        with self._lock:
+            (total,) = self._db.execute(
+                f"select count(*) from objects where {cond}", [object_type, *args]
+            ).fetchone()
+            rows = self._db.execute(
+                "select id, properties, created_at, updated_at, archived, archived_at "
+                f"from objects where {cond} order by {order} limit ? offset ?",
+                [object_type, *args, limit, offset],
             ).fetchall()
         return total, [self._row(r) for r in rows]
 
