@@ -43,6 +43,16 @@ class Settings(BaseSettings):
         default=None, description="CRM API base URL; unset means: start the local sandbox."
     )
     crm_token: SecretStr | None = Field(default=None, description="CRM private-app token.")
+    crm_client_secret: SecretStr | None = Field(
+        default=None,
+        description="The CRM app's client secret: `serve` takes HubSpot webhooks at "
+        "/webhooks/hubspot only when it is set (their v3 signature is checked with it).",
+    )
+    webhook_public_url: str | None = Field(
+        default=None,
+        description="The base URL HubSpot calls when `serve` sits behind a proxy (the "
+        "signature covers the full URL); unset: the URL of the request as received.",
+    )
     crm_properties: dict[str, list[str]] | None = Field(
         default=None,
         description="CRM properties requested and landed per object type (default: "

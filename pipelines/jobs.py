@@ -877,4 +877,21 @@ def serving_app(session: Session) -> Any:
         snapshot = WarehouseSnapshot(session.lake.warehouse)
     except FileNotFoundError as exc:
         raise JobError(str(exc)) from exc
-    return create_api(snapshot, api_keys(session), AuditLog(session.lake))
+    return create_api(
+        snapshot, api_keys(session), AuditLog(session.lake), webhook_receiver(session)
+    )
+
+
+def webhook_receiver(session: Session) -> Any:
+    """HubSpot's webhooks, when the CRM app's client secret is configured (else None)."""
+    from pipelines.crm.webhooks import SignatureCheck, WebhookInbox
+    from pipelines.serving.webhook_endpoint import WebhookReceiver
+
+    secret = session.settings.crm_client_secret
+    if secret is None:
+        return None
+    return WebhookReceiver(
+        SignatureCheck(secret.get_secret_value()),
+        WebhookInbox(session.lake.crm_webhook_inbox),
+        session.settings.webhook_public_url,
+    )

@@ -52,14 +52,36 @@ def demo(
     show_default=True,
     help="Requests per 10 s before the sandbox answers 429.",
 )
+@click.option(
+    "--webhook-url",
+    default=None,
+    help="Send every edit as a HubSpot webhook to this URL (e.g. serve's /webhooks/hubspot).",
+)
+@click.option(
+    "--client-secret",
+    envvar="LEDGERBRIDGE_CRM_CLIENT_SECRET",
+    default=None,
+    help="The app's client secret the webhooks are signed with (signature v3).",
+)
 @with_session
-def crm_sandbox(session: Session, port: int, token: str | None, rate_limit: int) -> None:
+def crm_sandbox(
+    session: Session,
+    port: int,
+    token: str | None,
+    rate_limit: int,
+    webhook_url: str | None,
+    client_secret: str | None,
+) -> None:
     """Serve the CRM sandbox (HubSpot CRM v3 subset) on 127.0.0.1 until interrupted."""
     from pipelines.embedded.crm_sandbox.server import serve_forever
 
+    if webhook_url and not client_secret:
+        raise click.UsageError("--webhook-url needs --client-secret (webhooks are signed)")
     token = token or secrets.token_urlsafe(24)
     console.print(f"CRM sandbox on http://127.0.0.1:{port} — token: {token}")
-    serve_forever(session.lake.crm_sandbox_db, token, port, rate_limit)
+    if webhook_url:
+        console.print(f"every edit is sent as a signed webhook to {webhook_url}")
+    serve_forever(session.lake.crm_sandbox_db, token, port, rate_limit, webhook_url, client_secret)
 
 
 COMMANDS = [demo, crm_sandbox]

@@ -24,7 +24,7 @@ class LakeLocationError(ValueError):
 
 # what a lake's (local) folder holds: anything else means it is some other folder
 LAKE_ENTRIES = frozenset(
-    {"landing", "bronze", "gold", "ops", "audit", "logs", "state", "demo", "lake.lock"}
+    {"landing", "bronze", "gold", "ops", "audit", "logs", "state", "demo", "inbox", "lake.lock"}
     | {"README.md", ".gitignore"}  # the checkout's own lake/ folder
 )
 LAKE_FILE_PREFIXES = ("warehouse.duckdb", "analyst.duckdb", ".")
@@ -222,6 +222,11 @@ class Lake:
     @property
     def crm_property_catalog(self) -> Path:
         return self.ops / "crm_property_catalog.json"
+
+    @property
+    def crm_webhook_inbox(self) -> Path:
+        """HubSpot webhook events `serve` took, for `watch` (which objects changed)."""
+        return self.root / "inbox" / "crm_webhooks.jsonl"
 
     @property
     def dlt_pipelines(self) -> Path:

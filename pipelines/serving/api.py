@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pipelines.operations.audit import AuditLog
 from pipelines.serving.keys import ApiKey, ApiKeyStore
 from pipelines.serving.snapshot import WarehouseSnapshot
+from pipelines.serving.webhook_endpoint import WebhookReceiver, register_webhook
 
 log = structlog.get_logger(__name__)
 
@@ -84,7 +85,13 @@ _ERRORS = {
 }
 
 
-def create_api(snapshot: WarehouseSnapshot, keys: ApiKeyStore, audit: AuditLog) -> FastAPI:
+def create_api(
+    snapshot: WarehouseSnapshot,
+    keys: ApiKeyStore,
+    audit: AuditLog,
+    webhooks: WebhookReceiver | None = None,
+) -> FastAPI:
+    """The API over a warehouse snapshot; with `webhooks`, also HubSpot's webhook endpoint."""
     app = FastAPI(
         title="ledgerbridge curated views",
         version="1",
@@ -129,6 +136,7 @@ def create_api(snapshot: WarehouseSnapshot, keys: ApiKeyStore, audit: AuditLog) 
                 {"error": "internal_error", "message": "the server failed; the error is logged"},
                 status_code=500,
             )
+        why = getattr(request.state, "audit_reason", None)
         audit.record(
             actor=getattr(request.state, "api_key", "anonymous"),
             action="api_request",
@@ -136,6 +144,7 @@ def create_api(snapshot: WarehouseSnapshot, keys: ApiKeyStore, audit: AuditLog) 
             target=f"{request.method} {request.url.path}",
             source=request.client.host if request.client else "",
             ms=round((time.perf_counter() - started) * 1000, 2),
+            **({"reason": why} if why else {}),
         )
         return response
 
@@ -156,6 +165,9 @@ def create_api(snapshot: WarehouseSnapshot, keys: ApiKeyStore, audit: AuditLog) 
             return key
 
         return Depends(check)
+
+    if webhooks is not None:
+        register_webhook(app, webhooks)
 
     def _status(column: str, value: int) -> dict:
         row = snapshot.financial_status(column, value)

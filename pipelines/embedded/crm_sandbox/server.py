@@ -11,6 +11,7 @@ import uvicorn
 
 from pipelines.embedded.crm_sandbox.app import create_app
 from pipelines.embedded.crm_sandbox.store import CrmStore
+from pipelines.embedded.crm_sandbox.webhook_sender import WebhookSender
 
 
 class SandboxServer:
@@ -23,8 +24,11 @@ class SandboxServer:
         port: int = 0,
         max_requests_per_10s: int = 1000,
         rate_interval_s: float = 10.0,
+        webhook_url: str | None = None,
+        client_secret: str | None = None,
     ) -> None:
         self.store = CrmStore(db)
+        self.webhooks = _attach_webhooks(self.store, webhook_url, client_secret)
         self.token = token
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -63,6 +67,8 @@ class SandboxServer:
         return self
 
     def stop(self) -> None:
+        if self.webhooks is not None:
+            self.webhooks.close()
         self._server.should_exit = True
         self._thread.join(timeout=10)
         self._sock.close()
@@ -75,7 +81,26 @@ class SandboxServer:
         self.stop()
 
 
-def serve_forever(db: Path, token: str, port: int, max_requests_per_10s: int) -> None:
+def _attach_webhooks(store: CrmStore, url: str | None, secret: str | None) -> WebhookSender | None:
+    """With a subscriber URL and the app's client secret, every edit is sent as a webhook."""
+    if not url:
+        return None
+    if not secret:
+        raise ValueError("webhooks need the app's client secret to sign them (--client-secret)")
+    sender = WebhookSender(url, secret)
+    store.listeners.append(sender.notify)
+    return sender
+
+
+def serve_forever(
+    db: Path,
+    token: str,
+    port: int,
+    max_requests_per_10s: int,
+    webhook_url: str | None = None,
+    client_secret: str | None = None,
+) -> None:
     store = CrmStore(db)
+    _attach_webhooks(store, webhook_url, client_secret)
     app = create_app(store, token, max_requests_per_10s)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="info")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -67,6 +67,12 @@ class CrmStore:
 
         self._db.create_function("contains_token", 2, contains_token, deterministic=True)
         self._lock = threading.Lock()
+        # told of every edit made through the API: (object type, id, change, properties)
+        self.listeners: list[Callable[[str, int, str, dict], None]] = []
+
+    def _notify(self, object_type: str, object_id: int, change: str, props: dict) -> None:
+        for listener in self.listeners:
+            listener(object_type, object_id, change, props)
 
     def close(self) -> None:
         self._db.close()
@@ -109,6 +115,7 @@ class CrmStore:
                 (object_type, new_id, json.dumps(props, ensure_ascii=False), stamp, stamp),
             )
             self._db.execute("commit")
+        self._notify(object_type, new_id, "creation", props)
         return self.get(object_type, new_id)  # type: ignore[return-value]
 
     def update_properties(self, object_type: str, object_id: int, props: dict) -> dict | None:
@@ -126,6 +133,7 @@ class CrmStore:
                 "update objects set properties=?, updated_at=? where object_type=? and id=?",
                 (json.dumps(merged, ensure_ascii=False), stamp, object_type, object_id),
             )
+        self._notify(object_type, object_id, "propertyChange", props)
         return self.get(object_type, object_id)
 
     def archive(self, object_type: str, object_id: int) -> bool:
@@ -136,6 +144,8 @@ class CrmStore:
                 "where object_type=? and id=? and archived=0",
                 (stamp, stamp, object_type, object_id),
             )
+        if cur.rowcount == 1:
+            self._notify(object_type, object_id, "deletion", {})
         return cur.rowcount == 1
 
     def erase(self, object_type: str, object_id: int) -> bool:
