@@ -1,0 +1,1 @@
+"""Live: the bridge kept running (`watch`)."""
