@@ -11,7 +11,7 @@ STAMP := $(VENV)/.synced
 RUN := $(VENV)/bin/ledgerbridge
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help setup pipelines pipelines-s3 test test-slow lint bench bench-scale clean
+.PHONY: help setup pipelines pipelines-s3 live test test-slow lint bench bench-scale clean
 
 help: ## List the targets with what they do
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -33,6 +33,9 @@ pipelines: setup ## Run the main job on the embedded default lake (lake/)
 
 pipelines-s3: setup ## The main job on an S3 object store: a local SeaweedFS server (EU region) on loopback
 	$(VENV)/bin/python -m pipelines.embedded.s3_sandbox -- $(RUN) run
+
+live: setup ## The bridge live on loopback: CRM sandbox (webhooks) + serve + watch; Ctrl-C stops
+	$(VENV)/bin/python -m pipelines.live.dev
 
 test: setup ## Run the test suite (fast tests; CI's path)
 	$(VENV)/bin/pytest -q

@@ -17,6 +17,7 @@ or wrong and what to run.
 from __future__ import annotations
 
 import hashlib
+import json
 import resource
 import secrets
 import time
@@ -320,6 +321,71 @@ def _generate_demo(
         entry.details.update(customers=n, files=len(truth["files"]))
     log.info("demo_generated", customers=n, files=truth["files"], crm=truth["crm"])
     return truth
+
+
+def demo_tick(session: Session, changes: int = 10, seed: int | None = None) -> dict:
+    """The demo's source systems move on: one more journal receiver per journaled file
+    changing about `changes` rows, and `changes` edits in the CRM sandbox (deal amounts and
+    company cities) through its API, as people would make them. Writes only the landing zone
+    and the CRM, so it runs beside `watch`; a configured CRM must be a sandbox on loopback."""
+    import random
+    from urllib.parse import urlparse
+
+    from pipelines.embedded.demo.change_set import write_change_set
+    from pipelines.embedded.demo.generate import demo_exists
+
+    lake = session.lake
+    if not demo_exists(lake):
+        raise JobError(f"no demo in {lake.url}: run `ledgerbridge run` (or `demo`) first")
+    url = session.settings.crm_base_url
+    if url and urlparse(url).hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise JobError(f"demo tick edits the CRM: {url} is not a sandbox on loopback")
+    rng = random.Random(seed)
+    customers = json.loads(lake.demo_truth.read_text()).get("customers") or 1000
+    try:
+        journal = write_change_set(
+            lake, fraction=min(1.0, changes / customers), seed=rng.randrange(2**31)
+        )
+    except ValueError as exc:  # no journal applied yet
+        raise JobError(str(exc)) from exc
+    with ExitStack() as stack:
+        base, token = crm_endpoint(session, stack)
+        edited = _edit_crm(base, token, changes, rng)
+    return {"journal": sum(journal.values()), "crm": edited, "crm_url": base}
+
+
+def _edit_crm(base: str, token: str, changes: int, rng: Any) -> int:
+    """`changes` PATCHes through the CRM API: deal amounts moved, company cities changed."""
+    import requests
+
+    cities = ("Frankfurt am Main", "Wiesbaden", "Darmstadt", "Mainz", "Offenbach", "Hanau")
+    headers = {"Authorization": f"Bearer {token}"}
+    edited = 0
+    for object_type in ("deals", "companies"):
+        page = requests.get(
+            f"{base}/crm/v3/objects/{object_type}",
+            params={"limit": 100, "properties": "amount"},
+            headers=headers,
+            timeout=30,
+        )
+        page.raise_for_status()
+        objects = page.json()["results"]
+        share = changes // 2 if object_type == "deals" else changes - changes // 2
+        for obj in rng.sample(objects, min(share, len(objects))):
+            if object_type == "deals":
+                amount = float(obj["properties"].get("amount") or 1000)
+                props = {"amount": f"{amount * rng.uniform(0.8, 1.2):.2f}"}
+            else:
+                props = {"city": rng.choice(cities)}
+            answer = requests.patch(
+                f"{base}/crm/v3/objects/{object_type}/{obj['id']}",
+                json={"properties": props},
+                headers=headers,
+                timeout=30,
+            )
+            answer.raise_for_status()
+            edited += 1
+    return edited
 
 
 # ---------- extract, build, publish, the main job

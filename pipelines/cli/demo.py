@@ -8,12 +8,13 @@ from datetime import datetime
 import click
 
 from pipelines import jobs
-from pipelines.cli.base import command, with_session, writes_lake
+from pipelines.cli.base import CliState, command, with_session
 from pipelines.jobs import Session
 from pipelines.operations.progress import console
 
 
 @command()
+@click.argument("action", type=click.Choice(["tick"]), required=False)
 @click.option("--customers", type=int, default=None, help="Customers to generate (100 to 2M).")
 @click.option("--seed", type=int, default=None, help="Random seed (same seed, same lake).")
 @click.option(
@@ -23,14 +24,40 @@ from pipelines.operations.progress import console
     help="Extract date of the demo files (default 2026-10-30).",
 )
 @click.option("--fresh", is_flag=True, help="Wipe the lake first if it already holds data.")
+@click.option(
+    "--changes", type=click.IntRange(min=1), default=None, help="tick: how many changes (10)."
+)
 @with_session
-@writes_lake
 def demo(
-    session: Session, customers: int | None, seed: int | None, as_of: datetime | None, fresh: bool
+    session: Session,
+    action: str | None,
+    customers: int | None,
+    seed: int | None,
+    as_of: datetime | None,
+    fresh: bool,
+    changes: int | None,
 ) -> None:
-    """Generate the demo legacy extracts and CRM sandbox data (and their ground truth)."""
+    """Generate the demo legacy extracts and CRM sandbox data (and their ground truth).
+
+    `demo tick [--changes N]` makes the demo's source systems move on instead: one more
+    journal receiver per journaled file and N edits in the CRM sandbox, so a person can watch
+    them flow (`ledgerbridge watch`). It writes only where the sources would, so it runs
+    beside `watch`."""
+    if action == "tick":
+        if customers or as_of or fresh:
+            raise click.UsageError("demo tick takes --changes and --seed only")
+        done = jobs.demo_tick(session, changes or 10, seed)
+        console.print(
+            f"demo tick: journal receivers for {done['journal']:,} changed rows in "
+            f"{session.lake.legacy_landing}; {done['crm']:,} CRM edits at {done['crm_url']}"
+        )
+        return
+    if changes:
+        raise click.UsageError("--changes belongs to `demo tick`")
+    wait = click.get_current_context().ensure_object(CliState).lock_wait
     n = customers or session.settings.demo_customers
-    truth = jobs.demo(session, customers, seed, as_of.date() if as_of else None, fresh)
+    with jobs.writing(session, "demo", wait):
+        truth = jobs.demo(session, customers, seed, as_of.date() if as_of else None, fresh)
     console.print(
         f"demo: {n:,} customers, {len(truth['files'])} legacy files in {session.lake.landing}; "
         "next: `ledgerbridge run`"

@@ -67,6 +67,16 @@ def landing_files(session: Session) -> dict[str, tuple[int, float]]:
     return out
 
 
+def _news(events: list[dict]) -> int:
+    """Webhook events about something other than ledgerbridge's own finance properties (the
+    write-back's echo: the CRM notifies every change, ours too)."""
+    from pipelines.writeback.finance_status import PROPERTY_PREFIX
+
+    return sum(
+        1 for e in events if not str(e.get("propertyName") or "").startswith(PROPERTY_PREFIX)
+    )
+
+
 def _settled(files: dict[str, tuple[int, float]], settle_s: float, now: float) -> bool:
     return all(now - mtime >= settle_s for _, mtime in files.values())
 
@@ -90,7 +100,7 @@ def watch(
         while not stop.is_set():
             now = time.time()
             files = landing_files(session)
-            events = len(inbox.events())
+            events = _news(inbox.events())
             reasons = []
             if files != seen_files:
                 if _settled(files, config.settle_s, now):

@@ -15,6 +15,7 @@ from pipelines.crm.connector import PropertySpec
 from pipelines.lake.paths import Lake
 
 GROUP = ("ledgerbridge_finance", "Finance status (ledgerbridge)")
+PROPERTY_PREFIX = "lb_"  # every property ledgerbridge writes starts so
 PAYMENT_STATUSES = ("current", "overdue", "in_dunning", "blocked")
 
 PROPERTIES: tuple[PropertySpec, ...] = (
