@@ -501,11 +501,13 @@ def publish(
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Gold Delta tables and the analysts' copy from the warehouse: (rows per gold table,
     personal columns masked per analyst table)."""
-    from pipelines.models.publish import publish_gold
+    from pipelines.models.publish import publish_gold, publish_read_copy
 
     require_warehouse(session)
     gold = publish_gold(session.lake, rebuilt)
-    return gold, analyst_database(session, rebuilt)
+    masked = analyst_database(session, rebuilt)
+    publish_read_copy(session.lake)
+    return gold, masked
 
 
 def rebuild(session: Session) -> None:
@@ -560,7 +562,7 @@ def run_pipeline(
     from pipelines.lake.residency import describe, record_on_tables
     from pipelines.models.build import build as run_build
     from pipelines.models.build import inputs_snapshot, nothing_new, plan_build, record_published
-    from pipelines.models.publish import publish_gold
+    from pipelines.models.publish import publish_gold, publish_read_copy
     from pipelines.operations.audit import mirror_to_delta
     from pipelines.operations.summary import held_input
 
@@ -589,7 +591,10 @@ def run_pipeline(
             rebuilt = res.built if report.plan.mode == "journal_increment" else None
             publish_gold(lake, rebuilt)
             analyst_database(session, rebuilt)
+            publish_read_copy(lake)
             _phase("publish", started)
+        if not lake.published_warehouse.exists():
+            publish_read_copy(lake)  # a lake built before read copies were published
         report.seconds = time.monotonic() - started
         report.held = held_input(report.extract)
         entry.outcome = "partial" if report.held else "ok"
@@ -700,6 +705,7 @@ def forget(
     from pipelines.compliance.erasure import finish
     from pipelines.compliance.erasure import forget as erase
     from pipelines.compliance.suppression import suppress as add_to_list
+    from pipelines.models.publish import publish_read_copy
     from pipelines.operations.audit import mirror_to_delta
 
     require_role(session, "dpo", "erasure")
@@ -732,6 +738,9 @@ def forget(
     mirror_to_delta(session.lake)
     if report.changed_anything():
         finish(session.lake, report)
+        # the readers' copy is made from the compacted warehouse: no freed block of the
+        # erased rows comes along
+        publish_read_copy(session.lake)
     return ErasureOutcome(report, erased_in_crm, len(subject.emails))
 
 
@@ -740,6 +749,7 @@ def retention(session: Session, day: date, dry_run: bool = False) -> Any:
     purge Delta history (nothing is rebuilt on a dry run or when nothing passed). Role: dpo."""
     from pipelines.compliance.erasure import ErasureReport, finish
     from pipelines.compliance.retention import apply_retention
+    from pipelines.models.publish import publish_read_copy
     from pipelines.operations.audit import mirror_to_delta
 
     require_role(session, "dpo", "retention")
@@ -758,6 +768,7 @@ def retention(session: Session, day: date, dry_run: bool = False) -> Any:
     if not entry.skip:
         mirror_to_delta(session.lake)
         finish(session.lake, ErasureReport())
+        publish_read_copy(session.lake)
     return report
 
 
@@ -910,7 +921,8 @@ def sql_query(session: Session, query: str, role: str) -> tuple[list[str], list[
     from pipelines.serving.sql_sandbox import SqlRefused, run_query
 
     require_role(session, role, "sql_query")
-    path = session.lake.warehouse if role == "finance" else session.lake.analyst_database
+    lake = session.lake
+    path = lake.readable_warehouse() if role == "finance" else lake.analyst_database
     digest = hashlib.sha256(query.encode()).hexdigest()[:16]
 
     def audit(outcome: str, **details: object) -> None:
@@ -940,7 +952,7 @@ def serving_app(session: Session) -> Any:
     from pipelines.serving.snapshot import WarehouseSnapshot
 
     try:
-        snapshot = WarehouseSnapshot(session.lake.warehouse)
+        snapshot = WarehouseSnapshot(session.lake.readable_warehouse())
     except FileNotFoundError as exc:
         raise JobError(str(exc)) from exc
     return create_api(

@@ -100,7 +100,7 @@ def resolve(lake: Lake, email: str | None, customer: int | None) -> Subject:
     if lake.warehouse.exists() and subject.customers:
         from pipelines.models.warehouse import connect
 
-        con = connect(lake.warehouse, read_only=True)
+        con = connect(lake.readable_warehouse(), read_only=True)
         try:
             marks = ",".join(str(c) for c in sorted(subject.customers))
             for (company,) in con.execute(
@@ -171,7 +171,7 @@ def _warehouse_items(lake: Lake, subject: Subject, meta: dict) -> list[dict]:
         return []
     from pipelines.models.warehouse import connect
 
-    con = connect(lake.warehouse, read_only=True)
+    con = connect(lake.readable_warehouse(), read_only=True)
     items = []
     try:
         columns = con.execute(

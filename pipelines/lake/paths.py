@@ -27,7 +27,7 @@ LAKE_ENTRIES = frozenset(
     {"landing", "bronze", "gold", "ops", "audit", "logs", "state", "demo", "inbox", "lake.lock"}
     | {"README.md", ".gitignore"}  # the checkout's own lake/ folder
 )
-LAKE_FILE_PREFIXES = ("warehouse.duckdb", "analyst.duckdb", ".")
+LAKE_FILE_PREFIXES = ("warehouse.duckdb", "analyst.duckdb", "published.duckdb", ".")
 
 OBJECT_STORE_SCHEMES = ("s3", "s3a", "gs", "gcs", "az", "abfs", "abfss")
 
@@ -137,6 +137,17 @@ class Lake:
     def ops(self) -> Path:
         """Operational tables: CRM sync state and sync log (Delta)."""
         return self.data / "ops"
+
+    @property
+    def published_warehouse(self) -> Path:
+        """The warehouse as last published, for readers (finance SQL, the API): a copy
+        swapped into place after each build, so a reader never meets a build half-done nor
+        the writer's file lock."""
+        return self.root / "published.duckdb"
+
+    def readable_warehouse(self) -> Path:
+        """The published copy, or the warehouse itself before the first publish."""
+        return self.published_warehouse if self.published_warehouse.exists() else self.warehouse
 
     @property
     def analyst_database(self) -> Path:
@@ -295,7 +306,12 @@ class Lake:
                 shutil.rmtree(p)
             else:
                 p.fs.rm(p.path, recursive=True)
-        for f in (self.warehouse, self.warehouse.with_suffix(".duckdb.wal")):
+        for f in (
+            self.warehouse,
+            self.warehouse.with_suffix(".duckdb.wal"),
+            self.published_warehouse,
+            self.analyst_database,
+        ):
             f.unlink(missing_ok=True)
 
     def ensure(self) -> Lake:

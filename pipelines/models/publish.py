@@ -155,3 +155,19 @@ def _merge_touched(con: duckdb.DuckDBPyConnection, mart: str, target: str) -> in
         .execute()
     )
     return source.num_rows
+
+
+def publish_read_copy(lake: Lake) -> None:
+    """Copy the warehouse (checkpointed: its writer has closed it) to a temporary file and
+    rename it over the published copy: readers open either the old copy or the new one,
+    whole, and never the file a build is writing."""
+    import os
+    import shutil
+
+    if not lake.warehouse.exists():
+        return
+    target = lake.published_warehouse
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.copyfile(lake.warehouse, tmp)
+    os.replace(tmp, target)
+    log.info("read_copy_published", path=str(target))
