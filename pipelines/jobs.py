@@ -816,6 +816,14 @@ def cdc_status(session: Session) -> list[dict]:
     return out
 
 
+def status(session: Session) -> dict:
+    """Where each source stands: position, lag, what waits, the last error."""
+    from pipelines.operations.status import lake_status
+
+    require_data(session, "report on")
+    return lake_status(session.lake)
+
+
 def cdc_compact(session: Session) -> list:
     """Bring each journaled file's state up to date."""
     from pipelines.sources.extract import refresh_states

@@ -109,6 +109,7 @@ EMPTY_LAKE = [
     ("retention", "--dry-run"),
     ("sql", "select 1"),
     ("serve",),
+    ("status",),
 ]
 
 

@@ -25,9 +25,20 @@ def cli(ctx: click.Context) -> None:
 
 def _register() -> None:
     """Each command group lives in its own module; importing it adds its commands."""
-    from pipelines.cli import audit, cdc, decoder, demo, live, pipeline, privacy, serving, sync
+    from pipelines.cli import (
+        audit,
+        cdc,
+        decoder,
+        demo,
+        live,
+        pipeline,
+        privacy,
+        serving,
+        status,
+        sync,
+    )
 
-    for module in (demo, pipeline, live, sync, serving, privacy, cdc, audit, decoder):
+    for module in (demo, pipeline, live, status, sync, serving, privacy, cdc, audit, decoder):
         for command in module.COMMANDS:
             cli.add_command(command)
 

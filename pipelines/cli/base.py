@@ -20,7 +20,7 @@ log = structlog.get_logger("ledgerbridge")
 # monitoring tell it from success (0), failure (1) and a busy lake (75)
 INPUT_HELD_EXIT_CODE = 3
 # commands that read or write no lake of their own: no log file is opened for them
-NO_LOG_FILE = ("sql", "layout", "decode", "audit verify", "dsar", "cdc status")
+NO_LOG_FILE = ("sql", "layout", "decode", "audit verify", "dsar", "cdc status", "status")
 
 
 @dataclass
