@@ -13,6 +13,7 @@ from dlt.sources.helpers.rest_client import RESTClient
 from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 
 from pipelines.crm.connector import DealStage, PropertySpec, RecordUpdate, UpdateOutcome
+from pipelines.crm.pacing import BurstPacer
 
 
 class CrmRequestError(RuntimeError):
@@ -38,6 +39,7 @@ class HubSpotConnector:
         self.base_url = base_url
         self._token = token
         self._client = RESTClient(base_url=base_url, auth=BearerTokenAuth(token))
+        self.pacer = BurstPacer()  # under the portal's burst limit (crm/pacing.py)
 
     def __repr__(self) -> str:  # never the token
         return f"HubSpotConnector({self.base_url!r})"
@@ -64,12 +66,14 @@ class HubSpotConnector:
 
     def _get(self, path: str) -> dict:
         resp = self._client.get(path)
+        self.pacer.after(resp.headers)
         if resp.status_code != 200:
             raise CrmRequestError(f"GET {path}: {_message(resp)}")
         return resp.json()
 
     def _post(self, path: str, body: dict, ok: tuple[int, ...] = (200, 201)) -> object:
         resp = self._client.post(path, json=body)
+        self.pacer.after(resp.headers)
         if resp.status_code not in ok:
             raise CrmRequestError(f"POST {path}: {_message(resp)}")
         return resp
@@ -116,6 +120,7 @@ class HubSpotConnector:
             raise ValueError(f"at most {self.batch_size} updates per call, got {len(updates)}")
         body = {"inputs": [{"id": u.object_id, "properties": u.properties} for u in updates]}
         resp = self._client.post(f"/crm/v3/objects/{object_type}/batch/update", json=body)
+        self.pacer.after(resp.headers)
         if resp.status_code in (200, 207):
             failed: dict[str, str] = {}
             for err in resp.json().get("errors", []):
