@@ -11,7 +11,7 @@ STAMP := $(VENV)/.synced
 RUN := $(VENV)/bin/ledgerbridge
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help setup pipelines pipelines-s3 live test test-slow lint bench bench-scale clean
+.PHONY: help setup pipelines pipelines-s3 live test test-slow lint bench bench-live bench-scale clean
 
 help: ## List the targets with what they do
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -49,7 +49,12 @@ lint: setup ## ruff (Python) and sqlfluff (dbt SQL)
 	$(VENV)/bin/sqlfluff lint models dbt_project/macros dbt_project/tests
 
 LARGE_GB ?= 10
-INCREMENT_CUSTOMERS ?= 1000000
+INCREMENT_LIVE_CUSTOMERS ?= 100000
+LIVE_CHANGES ?= 50
+bench-live: setup ## Live latency, both ways: journal change → CRM property, CRM edit → API (p50/p95/max)
+	$(VENV)/bin/python -m pipelines.live.bench_live --customers $(LIVE_CUSTOMERS) --changes $(LIVE_CHANGES)
+
+CUSTOMERS ?= 1000000
 bench: setup ## Decoder speed, scaling, baseline ratio; LARGE_GB (10) file peak memory; API p99, 1 % CDC apply and journal increment vs full run on 1M customers
 	$(VENV)/bin/python -m pipelines.bench --large-gb $(LARGE_GB) --api 1000000 --cdc 1000000 --crm-contacts 1000000 --increment $(INCREMENT_CUSTOMERS)
 

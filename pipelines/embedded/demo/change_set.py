@@ -61,15 +61,18 @@ def write_change_set(
     seed: int = 0,
     deletions: int = 0,
     corrected: float = 0.0,
+    credit_limits: dict[int, int] | None = None,
 ) -> dict[str, int]:
     """Write one receiver per journaled file changing `fraction` of its current rows, and
     deleting `deletions` customers that have a CRM match (their companies become prospects
     again: the increment's moved matches). Document changes are payments; a `corrected`
     share of them raise the document's amount instead (an invoice corrected: revenue
-    changes). Returns the rows changed per journal."""
+    changes). `credit_limits` (customer number → new limit in cents) writes exactly those
+    changes instead, to the customer master's journal only (to time one known change).
+    Returns the rows changed per journal."""
     rng = np.random.default_rng(seed)
     changed: dict[str, int] = {}
-    for name in ("customers", "open_items"):
+    for name in ("customers",) if credit_limits else ("customers", "open_items"):
         journal = journal_by_name(name)
         state = load_state(lake, name)
         if state["watermark"] is None:
@@ -86,10 +89,20 @@ def write_change_set(
         rows = pc.drop_null(position).to_numpy()
         n = max(1, round(fraction * current.num_rows))
         pick = rng.choice(len(rows), size=min(n, len(rows)), replace=False)
+        if credit_limits:
+            wanted = [int(k) for k in candidates[key].to_pylist()]
+            pick = np.array([i for i, k in enumerate(wanted) if k in credit_limits], dtype=np.int64)
+            if len(pick) != len(credit_limits):
+                raise ValueError("a customer to change is not in the latest extract")
         cents = (np.array(candidates[amount_column].to_pylist(), dtype=object)[pick] * 100).astype(
             np.int64
         )
-        if name == "customers":
+        if credit_limits:
+            new_cents = np.array(
+                [credit_limits[int(k)] for k in candidates[key].take(pick).to_pylist()],
+                dtype=np.int64,
+            )
+        elif name == "customers":
             new_cents = np.maximum(0, cents + rng.choice([-1, 1], len(pick)) * 500_000)
         else:
             new_cents = np.where(rng.random(len(pick)) < 0.7, 0, cents // 2)
