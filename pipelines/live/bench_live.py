@@ -14,6 +14,7 @@ Prints p50, p95 and max per direction.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import signal
@@ -168,7 +169,8 @@ def main() -> int:
         for child in children:
             child.wait(timeout=180)
         logs.close()
-    print(f"\nLive latency at {args.customers:,} customers (lake {root}):")
+    customers = json.loads(lake.demo_truth.read_text())["customers"]
+    print(f"\nLive latency at {customers:,} customers (lake {root}):")
     print("  " + _quantiles("legacy journal → CRM property", legacy_to_crm))
     print("  " + _quantiles("CRM edit → API answer", crm_to_api))
     return 0
