@@ -35,6 +35,7 @@ class UpdateOutcome:
     object_id: str
     ok: bool
     error: str | None = None
+    updated_at: str | None = None  # the CRM's modification time of the record we wrote
 
 
 @dataclass(frozen=True)

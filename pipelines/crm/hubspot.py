@@ -51,6 +51,7 @@ class HubSpotConnector:
         suppressed: frozenset[str] = frozenset(),
         suppression_key: bytes = b"",
         landed_live: object = None,
+        echoes: dict[str, str] | None = None,
     ) -> object:
         from pipelines.sources.crm import crm_source
 
@@ -62,6 +63,7 @@ class HubSpotConnector:
             suppressed=suppressed,
             suppression_key=suppression_key,
             landed_live=landed_live,
+            echoes=echoes or {},
         )
 
     def _get(self, path: str) -> dict:
@@ -126,8 +128,14 @@ class HubSpotConnector:
             for err in resp.json().get("errors", []):
                 for oid in err.get("context", {}).get("ids", []):
                     failed[str(oid)] = f"{err.get('category', '')}: {err.get('message', '')}"
+            stamps = {str(r.get("id")): r.get("updatedAt") for r in resp.json().get("results", [])}
             return [
-                UpdateOutcome(u.object_id, u.object_id not in failed, failed.get(u.object_id))
+                UpdateOutcome(
+                    u.object_id,
+                    u.object_id not in failed,
+                    failed.get(u.object_id),
+                    stamps.get(str(u.object_id)),
+                )
                 for u in updates
             ]
         # the whole batch was refused (validation, permissions): every record carries why

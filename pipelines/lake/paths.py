@@ -231,6 +231,12 @@ class Lake:
         return self.ops / "crm_schema_changes"
 
     @property
+    def crm_writeback_echoes(self) -> Path:
+        """Company id → the CRM's modification time of our last write-back to it: the
+        next CRM search returns those companies again; unchanged since, they are our echo."""
+        return self.ops / "crm_writeback_echoes.json"
+
+    @property
     def crm_property_catalog(self) -> Path:
         return self.ops / "crm_property_catalog.json"
 

@@ -214,6 +214,7 @@ def extract_crm(
         blocked,
         suppression_key if blocked else b"",
         landed_live=functools.partial(_crm_landed_live, lake),
+        echoes=_echoes(lake),
     )
     try:
         fence()
@@ -228,10 +229,38 @@ def extract_crm(
             "is deliberate, run `ledgerbridge extract crm --allow-schema-change` once."
         ) from exc
     info.raise_on_failed_jobs()
+    _prune_echoes(lake, pipeline)
     counts = pipeline.last_trace.last_normalize_info.row_counts if pipeline.last_trace else {}
     result.crm_rows = {k: v for k, v in counts.items() if not k.startswith("_dlt")}
     log.info("crm_extract", rows=result.crm_rows)
     return result
+
+
+def _echoes(lake: Lake) -> dict[str, str]:
+    """The write-back's echoes (writeback/sync.py): companies we wrote, at the CRM's time."""
+    import json
+
+    path = lake.crm_writeback_echoes
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _prune_echoes(lake: Lake, pipeline: dlt.Pipeline) -> None:
+    """Echoes older than the companies' search cursor cannot come back: forget them."""
+    import json
+
+    from pipelines.lake.storage import write_text_atomically
+
+    path = lake.crm_writeback_echoes
+    if not path.exists():
+        return
+    resources = pipeline.state.get("sources", {}).get("crm", {}).get("resources", {})
+    cursor = resources.get("companies", {}).get("cursor")
+    if not cursor:
+        return
+    echoes = json.loads(path.read_text())
+    kept = {i: t for i, t in echoes.items() if t >= cursor}
+    if len(kept) != len(echoes):
+        write_text_atomically(path, json.dumps(kept))
 
 
 def apply_journals(lake: Lake, run_id: str, pseudonym_key: bytes = b"") -> list:

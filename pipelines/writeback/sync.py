@@ -174,6 +174,7 @@ def sync_crm(
         )
     state_rows: list[dict] = []
     log_rows: list[dict] = []
+    echoes: dict[str, str] = {}
     for n, batch in enumerate(_batches(changes, connector.batch_size), start=1):
         outcomes = connector.update(
             OBJECT_TYPE, [RecordUpdate(c.company_id, c.after) for c in batch]
@@ -195,6 +196,8 @@ def sync_crm(
             )
             if outcome.ok:
                 summary.updated += 1
+                if outcome.updated_at:
+                    echoes[str(change.company_id)] = outcome.updated_at
                 pushed = state.get(change.company_id, {}) | change.after
                 state[change.company_id] = pushed
                 state_rows.append(
@@ -220,4 +223,18 @@ def sync_crm(
             _save(lake, state_rows, log_rows)
             state_rows, log_rows = [], []
     _save(lake, state_rows, log_rows)
+    if echoes:
+        record_echoes(lake, echoes)
     return summary, changes
+
+
+def record_echoes(lake: Lake, echoes: dict[str, str]) -> None:
+    """Remember the CRM's modification time of each company just written: the next CRM
+    extract skips a company still at that time (nothing but our own write changed it)."""
+    import json
+
+    from pipelines.lake.storage import write_text_atomically
+
+    path = lake.crm_writeback_echoes
+    known = json.loads(path.read_text()) if path.exists() else {}
+    write_text_atomically(path, json.dumps(known | echoes))

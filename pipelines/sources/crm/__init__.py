@@ -88,6 +88,9 @@ class Batch:
     suppression: Suppression
     at_cursor: set[tuple[str, str]]  # (id, updatedAt) the last run landed at the cursor
     archived_landed: set[tuple[str, str]]  # (id, archivedAt) landed by an earlier run
+    # id → updatedAt of ledgerbridge's own last write-back: a row still at that time changed
+    # only by our write (its landed properties are as landed), so it is not landed again
+    echoes: dict[str, str] = field(default_factory=dict)
     rows: dict[str, dict] = field(default_factory=dict)
     companies: dict[str, str | None] = field(default_factory=dict)
     sent: set[int] = field(default_factory=set)
@@ -101,6 +104,8 @@ class Batch:
             if self.suppression.holds(r):
                 continue
             if (r["id"], r["updatedAt"]) in self.at_cursor and not r.get("archived"):
+                continue
+            if not r.get("archived") and self.echoes.get(str(r["id"])) == r["updatedAt"]:
                 continue
             if r.get("archived"):
                 mark = (r["id"], r.get("archivedAt") or "")
@@ -161,6 +166,7 @@ def objects(
     properties: list[str],
     suppression: Suppression,
     landed_live: LandedLive | None,
+    echoes: dict[str, str] | None = None,
 ) -> Iterator[pa.Table]:
     """One object type, incrementally: the full list on the first run, the search by
     last-modified after it; the archive when something may have left (module docstring)."""
@@ -180,6 +186,7 @@ def objects(
         suppression,
         at_cursor={(i, cursor) for i in state.get("ids_at_cursor", [])},
         archived_landed={tuple(x) for x in state.get("archived_landed", [])},
+        echoes=echoes or {},
     )
     associated = object_type in settings.ASSOCIATED_COMPANY
     newest = cursor
@@ -256,13 +263,15 @@ def crm_source(  # noqa: ANN201
     suppressed: frozenset[str] = frozenset(),
     suppression_key: bytes = b"",
     landed_live: LandedLive | None = None,
+    echoes: dict[str, str] | None = None,
 ):
     """`properties`: what to request and land per object type (data minimisation). The
     landed tables' columns are frozen: a run whose configuration adds a column fails
     unless `allow_schema_change` (a deliberate change) is given. `suppressed`: keyed
     hashes (compliance/suppression.py) of e-mails whose contacts are never landed.
     `landed_live`: what the lake holds live, for the archive check (without it, the
-    archive is listed on every run)."""
+    archive is listed on every run). `echoes`: companies as ledgerbridge's write-back left
+    them (id → updatedAt), not landed again while nobody else changed them."""
     client = RESTClient(base_url=base_url, auth=BearerTokenAuth(token))
     landed = properties_to_land(properties)
     suppression = Suppression(suppressed, suppression_key)
@@ -275,7 +284,14 @@ def crm_source(  # noqa: ANN201
             primary_key="id",
             write_disposition={"disposition": "merge", "strategy": "upsert"},
             schema_contract={"tables": "evolve", "columns": contract, "data_type": contract},
-        )(client, object_type, landed[object_type], suppression, landed_live)
+        )(
+            client,
+            object_type,
+            landed[object_type],
+            suppression,
+            landed_live,
+            echoes if object_type == "companies" else None,
+        )
         for object_type in landed
     ]
     stages = dlt.resource(
