@@ -95,12 +95,16 @@ def watch(
     with jobs.writing(session, "watch", config.wait_s), jobs.audited(session, "watch") as entry:
         seen_files: dict[str, tuple[int, float]] | None = None
         seen_events = -1
+        inbox_size, news = -1, 0
         last_crm = float("-inf")
         log.info("watch_started", lake=session.lake.url, poll_s=config.poll_s)
         while not stop.is_set():
             now = time.time()
             files = landing_files(session)
-            events = _news(inbox.events())
+            size = inbox.path.stat().st_size if inbox.path.exists() else 0
+            if size != inbox_size:  # parsed again only when a webhook was appended
+                inbox_size, news = size, _news(inbox.events())
+            events = news
             reasons = []
             if files != seen_files:
                 if _settled(files, config.settle_s, now):

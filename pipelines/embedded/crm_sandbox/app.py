@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
 from pipelines.embedded.crm_sandbox import portal
-from pipelines.embedded.crm_sandbox.edits import not_found, register_edits
+from pipelines.embedded.crm_sandbox.edits import not_found, register_edits, unknown_properties
 from pipelines.embedded.crm_sandbox.search import SearchError, compile_search
 from pipelines.embedded.crm_sandbox.shapes import (
     SEARCH_CAP,
@@ -207,21 +207,10 @@ def create_app(
         if len(inputs) > 100:
             return error(400, "Batch size exceeds 100 inputs", "VALIDATION_ERROR")
         known = {d["name"] for d in _definitions(object_type)}
-        unknown = sorted({p for i in inputs for p in i.get("properties", {}) if p not in known})
-        if unknown:  # HubSpot rejects the whole batch, naming each property
-            return error(
-                400,
-                "Property values were not valid",
-                "VALIDATION_ERROR",
-                errors=[
-                    {
-                        "message": f'Property "{name}" does not exist',
-                        "code": "PROPERTY_DOESNT_EXIST",
-                        "context": {"propertyName": [name]},
-                    }
-                    for name in unknown
-                ],
-            )
+        # HubSpot rejects the whole batch, naming each property
+        named = {p: None for i in inputs for p in i.get("properties", {})}
+        if bad := unknown_properties(named, known):
+            return bad
         started = now_iso()
         results, errors = [], []
         for item in inputs:

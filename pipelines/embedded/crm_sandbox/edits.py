@@ -27,7 +27,8 @@ ASSOCIATION_TYPE_IDS = {
 }
 
 
-def _unknown(properties: dict, known: set[str]) -> JSONResponse | None:
+def unknown_properties(properties: dict, known: set[str]) -> JSONResponse | None:
+    """HubSpot's 400 naming every property that does not exist (None: all exist)."""
     unknown = sorted(p for p in properties if p not in known)
     if not unknown:
         return None
@@ -101,7 +102,7 @@ def register_edits(
         if bad := bad_type(object_type):
             return bad
         item = await request.json()
-        if bad := _unknown(item.get("properties") or {}, known_properties(object_type)):
+        if bad := unknown_properties(item.get("properties") or {}, known_properties(object_type)):
             return bad
         return JSONResponse(create_one(object_type, item), status_code=201)
 
@@ -110,7 +111,7 @@ def register_edits(
         if bad := bad_type(object_type):
             return bad
         props = (await request.json()).get("properties") or {}
-        if bad := _unknown(props, known_properties(object_type)):
+        if bad := unknown_properties(props, known_properties(object_type)):
             return bad
         obj = (
             store.update_properties(object_type, int(object_id), props)
@@ -138,7 +139,7 @@ def register_edits(
             return error(400, f"Batch size exceeds {BATCH_LIMIT} inputs", "VALIDATION_ERROR")
         known = known_properties(object_type)
         for item in inputs:
-            if bad := _unknown(item.get("properties") or {}, known):
+            if bad := unknown_properties(item.get("properties") or {}, known):
                 return bad
         started = now_iso()
         return _batch([create_one(object_type, i) for i in inputs], [], started, ok=201)

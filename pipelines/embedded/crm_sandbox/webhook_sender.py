@@ -16,9 +16,9 @@ import requests
 import structlog
 
 from pipelines.crm.webhooks import sign_v3
+from pipelines.embedded.crm_sandbox.shapes import SINGULAR
 
 log = structlog.get_logger(__name__)
-SINGULAR = {"companies": "company", "contacts": "contact", "deals": "deal"}
 BATCH = 100
 ATTEMPTS = 5
 
