@@ -195,13 +195,16 @@ def decode(
     reuse_freed_memory()
     try:
         codec_name(encoding)
+    except CodePageError as exc:
+        raise click.BadParameter(str(exc), param_hint="--encoding") from exc
+    try:
         records = parse_copybook(
             copybook_path.read_text(encoding="utf-8", errors="replace"),
             free_format=free_format,
             fillers=fillers,
             filler_naming=filler_naming,
         )
-    except (CopybookError, CodePageError) as exc:
+    except CopybookError as exc:
         raise JobError(f"{copybook_path}: {exc}") from exc
     name = (record_name or next(iter(records))).upper()
     if name not in records:
